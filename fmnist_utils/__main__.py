@@ -1,0 +1,40 @@
+"""Command line of the course: ``python -m fmnist_utils {data,course} ...``.
+
+Examples:
+    python -m fmnist_utils data                    # where the data is, checksums, shapes
+    python -m fmnist_utils course run --only 01    # execute notebooks into reports/
+"""
+
+from __future__ import annotations
+
+import sys
+
+USAGE = """usage: python -m fmnist_utils {data,course} ...
+
+commands:
+  data     find, verify and load Fashion-MNIST and say where it came from
+  course   run the notebooks with papermill and write the report (course run --help)
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the command's own ``main``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(USAGE)
+        return 0 if argv else 2
+    command, rest = argv[0], argv[1:]
+    if command == "data":
+        from fmnist_utils import data
+
+        return data.main(rest)
+    if command == "course":
+        from fmnist_utils import course
+
+        return course.main(rest)
+    print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
