@@ -10,3 +10,32 @@ __version__ = "0.1.0"
 #: The public repository, written once. The Colab badges and every notebook's Setup cell are
 #: generated from it by ``python -m fmnist_utils course sync-headers``.
 REPO = "fmnist-course/fashion-mnist-course"
+
+
+def quiet_tensorflow() -> None:
+    """Import TensorFlow with its start-up log lines silenced, so notebooks stay readable.
+
+    TensorFlow 2.19+ prints C++ log lines ("oneDNN custom operations are on", "Could not find
+    cuda drivers") straight to the process's stderr while it is imported, ignoring
+    ``TF_CPP_MIN_LOG_LEVEL`` (tensorflow/tensorflow#100442). This points file descriptor 2 at
+    /dev/null during the import only; a failing import still raises as usual.
+
+    Example:
+        >>> import fmnist_utils; fmnist_utils.quiet_tensorflow()  # doctest: +SKIP
+        >>> import keras  # no start-up noise
+    """
+    import os
+    import sys
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

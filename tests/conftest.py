@@ -1,0 +1,23 @@
+"""Test-session settings shared by the unit tests, the notebook runs and nbval.
+
+The kernels that papermill and nbval start inherit this process's environment, so setting the
+variables here keeps every notebook executed by the tests in the smoke profile and keeps their
+figures and metrics out of the repository's committed files.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+
+def pytest_configure(config):
+    scratch = tempfile.mkdtemp(prefix="fmnist-tests-")
+    os.environ.setdefault("FMNIST_PROFILE", "smoke")
+    os.environ.setdefault("FMNIST_FIGURES_DIR", os.path.join(scratch, "figures"))
+    os.environ.setdefault("FMNIST_METRICS_PATH", os.path.join(scratch, "metrics.json"))
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
