@@ -1,0 +1,56 @@
+# The course in two commands:  make course   and   make test
+# Both create .venv (with the course's package and its dependencies) when it is missing.
+#   PROFILE=smoke|default|full   which profile `make course` runs (default: default)
+#   ONLY="01 03"                 which notebooks (`make course`, `make notebooks`)
+
+PYTHON  ?= python3
+VENV    ?= .venv
+PY      := $(VENV)/bin/python
+PROFILE ?= default
+ONLY    ?=
+STAMP   := $(VENV)/.installed
+
+.PHONY: help course test lint unit notebooks lab data clean
+
+help:
+	@echo "make course    execute every notebook (PROFILE=$(PROFILE)) into reports/ with a summary"
+	@echo "make test      lint + unit tests + notebooks in the smoke profile + nbval (offline)"
+	@echo "make lab       open JupyterLab on notebooks/"
+	@echo "make data      show where Fashion-MNIST was found and verify it"
+	@echo "make notebooks re-execute the committed notebooks in place (default profile)"
+	@echo "Options: PROFILE=smoke|default|full ONLY=\"01 03\""
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	@touch $@
+
+course: $(STAMP)
+	$(PY) -m fmnist_utils course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
+
+test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	FMNIST_PROFILE=smoke $(VENV)/bin/pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+unit: $(STAMP)
+	$(VENV)/bin/pytest tests --ignore=tests/test_notebooks.py
+
+# Re-execute committed notebooks top to bottom in the default profile, outputs stored in place.
+notebooks: $(STAMP)
+	@set -e; for nb in $(if $(ONLY),$(foreach n,$(ONLY),notebooks/$(n)_*.ipynb),notebooks/[0-9][0-9]_*.ipynb); do \
+	  echo "== $$nb"; \
+	  env -u FMNIST_PROFILE $(VENV)/bin/papermill --kernel python3 --cwd notebooks --no-progress-bar "$$nb" "$$nb"; \
+	done
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+
+data: $(STAMP)
+	$(PY) -m fmnist_utils data
+
+clean:
+	rm -rf reports .pytest_cache .ruff_cache
