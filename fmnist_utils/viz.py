@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from fmnist_utils.data import CLASS_NAMES
 
-FIGURES_ENV_VAR = "FMNIST_FIGURES_DIR"
+FIGURES_ENV_VAR = "FMNIST_FIGURES_DIR"  # course.FIGURES_ENV names the same variable
 
 
 def figures_dir() -> Path:
