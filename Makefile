@@ -10,11 +10,15 @@ PROFILE ?= default
 ONLY    ?=
 STAMP   := $(VENV)/.installed
 
-.PHONY: help course test lint unit notebooks lab data clean
+PYTEST_ARGS := tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+MIN_VENV    := .venv-min
+
+.PHONY: help course test test-min lint unit notebooks lab data clean
 
 help:
 	@echo "make course    execute every notebook (PROFILE=$(PROFILE)) into reports/ with a summary"
 	@echo "make test      lint + unit tests + notebooks in the smoke profile + nbval (offline)"
+	@echo "make test-min  the tests on the oldest dependency versions pyproject.toml allows"
 	@echo "make lab       open JupyterLab on notebooks/"
 	@echo "make data      show where Fashion-MNIST was found and verify it"
 	@echo "make notebooks re-execute the committed notebooks in place (default profile)"
@@ -31,7 +35,16 @@ course: $(STAMP)
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
-	FMNIST_PROFILE=smoke $(VENV)/bin/pytest tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900
+	FMNIST_PROFILE=smoke $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The same suite on the oldest versions pyproject.toml allows (.ci/min-versions.txt).
+$(MIN_VENV)/.installed: pyproject.toml .ci/min-versions.txt
+	@test -x $(MIN_VENV)/bin/python || $(PYTHON) -m venv $(MIN_VENV)
+	$(MIN_VENV)/bin/python -m pip install --quiet -c .ci/min-versions.txt -e ".[dev]"
+	@touch $@
+
+test-min: $(MIN_VENV)/.installed
+	FMNIST_PROFILE=smoke $(MIN_VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -53,4 +66,4 @@ data: $(STAMP)
 	$(PY) -m fmnist_utils data
 
 clean:
-	rm -rf reports .pytest_cache .ruff_cache
+	rm -rf reports .pytest_cache .ruff_cache $(MIN_VENV)

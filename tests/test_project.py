@@ -32,3 +32,19 @@ def test_makefile_offers_the_readme_commands():
     for target in ("course", "test", "lab"):
         assert re.search(rf"^{target}:", makefile, re.M), target
         assert f"make {target}" in readme, target
+
+
+def test_min_versions_are_the_lower_bounds_of_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    requirements = project["dependencies"] + project["optional-dependencies"]["dev"]
+    lower = {}
+    for requirement in requirements:
+        match = re.search(r">=([\d.]+)", requirement)
+        assert match, f"{requirement}: give a lower bound"
+        lower[_name(requirement)] = match.group(1)
+    pinned = {}
+    for line in (ROOT / ".ci/min-versions.txt").read_text().splitlines():
+        if line and not line.startswith("#"):
+            name, version = line.split("==")
+            pinned[name] = version.removesuffix(".*")
+    assert pinned == lower
