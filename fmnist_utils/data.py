@@ -410,6 +410,50 @@ def ensure_keras_cache(data_dir: str | os.PathLike | None = None) -> Path:
 
 
 # --------------------------------------------------------------------------------------------
+# Splits and subsets
+# --------------------------------------------------------------------------------------------
+def train_val_split(
+    images: np.ndarray, labels: np.ndarray, val_size: float | int = 0.1, seed: int = 42
+) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """A stratified split: every class keeps its share in both parts.
+
+    Returns ``(x_train, y_train), (x_val, y_val)``. ``val_size`` is a fraction or a count.
+
+    Example:
+        >>> (x_tr, y_tr), (x_val, y_val) = train_val_split(x_train, y_train, 0.1)  # doctest: +SKIP
+        >>> np.bincount(y_val).tolist()  # doctest: +SKIP
+        [600, 600, 600, 600, 600, 600, 600, 600, 600, 600]
+    """
+    from sklearn.model_selection import train_test_split
+
+    x_tr, x_val, y_tr, y_val = train_test_split(
+        images, labels, test_size=val_size, stratify=labels, random_state=seed
+    )
+    return (x_tr, y_tr), (x_val, y_val)
+
+
+def subset(
+    images: np.ndarray, labels: np.ndarray, per_class: int, seed: int = 42
+) -> tuple[np.ndarray, np.ndarray]:
+    """``per_class`` random images of every class (in a shuffled order), for small experiments.
+
+    Example:
+        >>> x_small, y_small = subset(x_train, y_train, per_class=100)  # doctest: +SKIP
+        >>> len(x_small)  # doctest: +SKIP
+        1000
+    """
+    rng = np.random.default_rng(seed)
+    picks = []
+    for c in np.unique(labels):
+        members = np.flatnonzero(labels == c)
+        if per_class > len(members):
+            raise ValueError(f"class {c} has only {len(members)} images; asked for {per_class}")
+        picks.append(rng.choice(members, size=per_class, replace=False))
+    order = rng.permutation(np.concatenate(picks))
+    return images[order], labels[order]
+
+
+# --------------------------------------------------------------------------------------------
 # Kaggle CSV format
 # --------------------------------------------------------------------------------------------
 def save_csv(

@@ -142,3 +142,79 @@ def pixel_heatmap(image: np.ndarray, title: str | None = None, size: float = 11)
     if title:
         ax.set_title(title)
     return fig
+
+
+def plot_history(
+    histories: dict, metrics: Sequence[str] = ("loss", "accuracy"), size: float = 4.5
+) -> Figure:
+    """Learning curves: one panel per metric, train (solid) and validation (dashed) per run.
+
+    ``histories`` maps a run's name to the table returned by :func:`fmnist_utils.train.fit`
+    (or a Keras ``History.history`` dict).
+
+    Example:
+        >>> fig = plot_history({"MLP": h_mlp, "CNN": h_cnn})  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    fig, axes = plt.subplots(1, len(metrics), figsize=(size * len(metrics), size * 0.75))
+    for ax, metric in zip(np.atleast_1d(axes), metrics, strict=True):
+        for i, (name, history) in enumerate(histories.items()):
+            table = pd.DataFrame(history)
+            epochs = table["epoch"] if "epoch" in table else np.arange(1, len(table) + 1)
+            color = f"C{i}"
+            if metric in table:
+                ax.plot(epochs, table[metric], color=color, label=f"{name} train")
+            if f"val_{metric}" in table:
+                ax.plot(epochs, table[f"val_{metric}"], "--", color=color, label=f"{name} val")
+        ax.set_xlabel("epoch")
+        ax.set_title(metric)
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[-1].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    class_names: Sequence[str] = CLASS_NAMES,
+    normalize: bool = False,
+    title: str | None = None,
+    ax=None,
+) -> Figure:
+    """A confusion matrix heatmap (rows: true class, columns: predicted), counts or shares.
+
+    Example:
+        >>> fig = plot_confusion_matrix(y_test, y_pred, normalize=True)  # doctest: +SKIP
+    """
+    import seaborn as sns
+    from sklearn.metrics import confusion_matrix
+
+    cm = confusion_matrix(
+        y_true,
+        y_pred,
+        labels=list(range(len(class_names))),
+        normalize="true" if normalize else None,
+    )
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 6))
+    else:
+        fig = ax.figure
+    sns.heatmap(
+        cm,
+        annot=True,
+        fmt=".2f" if normalize else "d",
+        cmap="Blues",
+        xticklabels=class_names,
+        yticklabels=class_names,
+        cbar=False,
+        annot_kws={"fontsize": 7},
+        ax=ax,
+    )
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

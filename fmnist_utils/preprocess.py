@@ -1,0 +1,138 @@
+"""The one image-preparation path, shared by training, evaluation and serving.
+
+Models in this course take float32 tensors of shape ``(n, 28, 28, 1)`` with pixels in [0, 1].
+:func:`prepare` turns the uint8 arrays of :mod:`fmnist_utils.data` into exactly that, and every
+notebook and the web service call it, so a model never sees pixels prepared two ways.
+
+Example:
+    >>> import numpy as np
+    >>> batch = prepare(np.full((2, 28, 28), 255, np.uint8))
+    >>> batch.shape, batch.dtype, float(batch.max())
+    ((2, 28, 28, 1), dtype('float32'), 1.0)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
+NUM_CLASSES = 10
+
+
+def scale(images: np.ndarray) -> np.ndarray:
+    """uint8 pixels 0-255 to float32 in [0, 1].
+
+    Example:
+        >>> scale(np.array([0, 51, 255], np.uint8))
+        array([0. , 0.2, 1. ], dtype=float32)
+    """
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(
+            f"scale expects uint8 pixels (0-255) as loaded by fmnist_utils.data; got "
+            f"{images.dtype}. Scaling twice would squash the images towards black."
+        )
+    return images.astype(np.float32) / np.float32(255.0)
+
+
+def add_channel(images: np.ndarray) -> np.ndarray:
+    """``(n, 28, 28)`` to ``(n, 28, 28, 1)``: Keras convolutions want a channel axis.
+
+    Example:
+        >>> add_channel(np.zeros((5, 28, 28))).shape
+        (5, 28, 28, 1)
+    """
+    images = np.asarray(images)
+    if images.shape[-2:] == IMAGE_SHAPE[:2]:
+        return images[..., np.newaxis]
+    if images.shape[-3:] == IMAGE_SHAPE:
+        return images
+    raise ValueError(f"expected images of shape (n, 28, 28) or (n, 28, 28, 1); got {images.shape}")
+
+
+def prepare(images: np.ndarray) -> np.ndarray:
+    """The course's model input: scaled to [0, 1], float32, with a channel axis.
+
+    Accepts one image ``(28, 28)`` or a batch ``(n, 28, 28)`` / ``(n, 28, 28, 1)`` of uint8.
+
+    Example:
+        >>> prepare(np.zeros((28, 28), np.uint8)).shape
+        (1, 28, 28, 1)
+    """
+    images = np.asarray(images)
+    if images.ndim == 2:
+        images = images[np.newaxis]
+    return add_channel(scale(images))
+
+
+def standardize(
+    images: np.ndarray, mean: float | None = None, std: float | None = None
+) -> tuple[np.ndarray, float, float]:
+    """Zero mean, unit variance. Pass the *training* set's mean and std for every other split.
+
+    Returns ``(standardized, mean, std)`` so the statistics can be reused.
+
+    Example:
+        >>> x = np.array([[0, 255]], np.uint8)
+        >>> z, mean, std = standardize(x)
+        >>> z.round(2).tolist(), mean, std
+        ([[-1.0, 1.0]], 127.5, 127.5)
+    """
+    images = np.asarray(images, dtype=np.float32)
+    mean = float(images.mean()) if mean is None else float(mean)
+    std = float(images.std()) if std is None else float(std)
+    return (images - mean) / std, mean, std
+
+
+def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Integer labels to one-hot rows (for ``categorical_crossentropy``).
+
+    Example:
+        >>> one_hot(np.array([2, 0]), 3)
+        array([[0., 0., 1.],
+               [1., 0., 0.]], dtype=float32)
+    """
+    labels = np.asarray(labels)
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(
+            f"labels must be in 0..{num_classes - 1}; got {labels.min()}..{labels.max()}"
+        )
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    batch_size: int = 128,
+    shuffle: bool = True,
+    seed: int = 42,
+):
+    """A ``tf.data.Dataset`` of prepared ``(image, label)`` batches: shuffle, batch, prefetch.
+
+    The uint8 arrays go in as they are and are prepared per batch inside the pipeline, so the
+    float32 copy of the whole set is never held in memory.
+
+    Example:
+        >>> ds = make_dataset(x_train, y_train, batch_size=64)  # doctest: +SKIP
+        >>> images, labels = next(iter(ds))  # doctest: +SKIP
+        >>> images.shape  # doctest: +SKIP
+        TensorShape([64, 28, 28, 1])
+    """
+    import tensorflow as tf
+
+    images = np.asarray(images)
+    if images.dtype != np.uint8:
+        raise TypeError(f"make_dataset expects uint8 images; got {images.dtype}")
+    ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels)))
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+
+    def _prepare(x, y):
+        x = tf.cast(x, tf.float32) / 255.0
+        return tf.reshape(x, (-1, *IMAGE_SHAPE)), y
+
+    return (
+        ds.batch(batch_size)
+        .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
