@@ -17,8 +17,9 @@ def quiet_tensorflow() -> None:
 
     TensorFlow 2.19+ prints C++ log lines ("oneDNN custom operations are on", "Could not find
     cuda drivers") straight to the process's stderr while it is imported, ignoring
-    ``TF_CPP_MIN_LOG_LEVEL`` (tensorflow/tensorflow#100442). This points file descriptor 2 at
-    /dev/null during the import only; a failing import still raises as usual.
+    ``TF_CPP_MIN_LOG_LEVEL`` (tensorflow/tensorflow#100442), and its first device query logs
+    "failed call to cuInit" on a machine without a GPU. This points file descriptor 2 at
+    /dev/null during the import and that first query only; a failing import still raises.
 
     Example:
         >>> import fmnist_utils; fmnist_utils.quiet_tensorflow()  # doctest: +SKIP
@@ -35,7 +36,10 @@ def quiet_tensorflow() -> None:
     try:
         with open(os.devnull, "w") as devnull:
             os.dup2(devnull.fileno(), 2)
-            import tensorflow  # noqa: F401
+            import tensorflow as tf
+
+            # The first device query logs "failed call to cuInit" on machines without a GPU.
+            tf.config.list_physical_devices()
     finally:
         os.dup2(saved, 2)
         os.close(saved)

@@ -136,3 +136,28 @@ def make_dataset(
         .map(_prepare, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
     )
+
+
+# --- shifting images (06: how much a model depends on position) ---
+def shift_images(images: np.ndarray, dx: int = 0, dy: int = 0) -> np.ndarray:
+    """Move every image ``dx`` pixels right and ``dy`` pixels down, filling with black (0).
+
+    Negative values move left / up. Works on ``(n, 28, 28)`` and ``(n, 28, 28, 1)``.
+
+    Example:
+        >>> shift_images(np.arange(9).reshape(1, 3, 3), dx=1)[0]
+        array([[0, 0, 1],
+               [0, 3, 4],
+               [0, 6, 7]])
+    """
+    images = np.asarray(images)
+    out = np.zeros_like(images)
+    h, w = images.shape[1:3]
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    src_y = slice(max(0, -dy), h - max(0, dy))
+    dst_y = slice(max(0, dy), h - max(0, -dy))
+    src_x = slice(max(0, -dx), w - max(0, dx))
+    dst_x = slice(max(0, dx), w - max(0, -dx))
+    out[:, dst_y, dst_x] = images[:, src_y, src_x]
+    return out

@@ -8,6 +8,7 @@ figures and metrics out of the repository's committed files.
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 import matplotlib
@@ -15,9 +16,18 @@ import matplotlib
 matplotlib.use("Agg")
 
 
+_SCRATCH: list[str] = []
+
+
 def pytest_configure(config):
     scratch = tempfile.mkdtemp(prefix="fmnist-tests-")
+    _SCRATCH.append(scratch)
     os.environ.setdefault("FMNIST_PROFILE", "smoke")
     os.environ.setdefault("FMNIST_FIGURES_DIR", os.path.join(scratch, "figures"))
     os.environ.setdefault("FMNIST_METRICS_PATH", os.path.join(scratch, "metrics.json"))
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def pytest_unconfigure(config):
+    for scratch in _SCRATCH:
+        shutil.rmtree(scratch, ignore_errors=True)

@@ -145,3 +145,17 @@ def test_curves_and_confusion_matrix_are_figures():
     assert len(fig.axes[0].lines) == 2
     cm = viz.plot_confusion_matrix(np.array([0, 1, 1]), np.array([0, 1, 0]), ["a", "b"])
     assert sorted(t.get_text() for t in cm.axes[0].texts) == ["0", "1", "1", "1"]
+
+
+def test_shift_images_moves_content_and_fills_black(fmnist):
+    (x_train, _), _ = fmnist
+    x = x_train[:10]
+    right = preprocess.shift_images(x, dx=2)
+    np.testing.assert_array_equal(right[:, :, 2:], x[:, :, :-2])
+    assert (right[:, :, :2] == 0).all()
+    up = preprocess.shift_images(x, dy=-3)
+    np.testing.assert_array_equal(up[:, :-3], x[:, 3:])
+    assert (up[:, -3:] == 0).all()
+    assert (preprocess.shift_images(x, dx=28) == 0).all()
+    with_channel = preprocess.shift_images(x[..., None], dx=1, dy=1)
+    np.testing.assert_array_equal(with_channel[..., 0], preprocess.shift_images(x, dx=1, dy=1))
