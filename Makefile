@@ -60,7 +60,7 @@ notebooks: $(STAMP)
 	done
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=notebooks
+	$(VENV)/bin/jupyter lab --notebook-dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root)
 
 data: $(STAMP)
 	$(PY) -m fmnist_utils data
