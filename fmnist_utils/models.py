@@ -243,3 +243,331 @@ def receptive_field(model, input_size: int | None = None):
             }
         )
     return pd.DataFrame(rows)
+
+
+# --- training experiments (07) ---
+
+
+def experiment_mlp(
+    units: int = 256,
+    depth: int = 2,
+    activation: str = "relu",
+    batch_norm: bool = False,
+    dropout: float = 0.0,
+    name: str = "experiment_mlp",
+):
+    """A configurable MLP for controlled training experiments: one switch per factor.
+
+    Flatten, then ``depth`` hidden blocks of Dense(``units``) -> [BatchNormalization] ->
+    activation -> [Dropout(``dropout``)], then Dense(10, softmax). The hidden Dense layers are
+    named ``dense1`` ... ``dense<depth>`` (their kernels are what
+    :func:`fmnist_utils.train.gradient_norms` reports), the output ``probabilities``. With
+    batch normalisation the Dense layers have no bias (the normalisation's offset replaces
+    it). ``activation`` is any Keras activation name ("relu", "elu", "gelu", "sigmoid"...).
+
+    Example:
+        >>> experiment_mlp().count_params()  # doctest: +SKIP
+        269322
+        >>> deep = experiment_mlp(units=64, depth=8, activation="sigmoid")  # doctest: +SKIP
+    """
+    if depth < 0:
+        raise ValueError(f"depth must be 0 or more; got {depth}")
+    if not 0.0 <= dropout < 1.0:
+        raise ValueError(f"dropout must be in [0, 1); got {dropout}")
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = layers.Flatten(name="flatten")(inputs)
+    for i in range(1, depth + 1):
+        x = layers.Dense(units, use_bias=not batch_norm, name=f"dense{i}")(x)
+        if batch_norm:
+            x = layers.BatchNormalization(momentum=0.9, name=f"dense{i}_bn")(x)
+        x = layers.Activation(activation, name=f"dense{i}_{activation}")(x)
+        if dropout:
+            x = layers.Dropout(dropout, name=f"dense{i}_dropout")(x)
+    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+# --- transfer and embeddings (11) ---
+
+#: Where ``keras.applications`` downloads its ImageNet weights from (probed before a download).
+IMAGENET_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications/"
+
+
+def _features(model, layer: str | int | None):
+    """The output tensor of ``model``'s layer ``layer`` (a name or an index).
+
+    By default, the tensor that feeds the classifier: the output of ``model.layers[-2]``, or
+    the input of that layer when it is a Dropout (the same values outside training).
+    """
+    keras = _keras()
+    if layer is not None:
+        chosen = model.layers[layer] if isinstance(layer, int) else model.get_layer(layer)
+        return chosen.output
+    chosen = model.layers[-2]
+    return chosen.input if isinstance(chosen, keras.layers.Dropout) else chosen.output
+
+
+def embedding_model(model, layer: str | int | None = None, name: str | None = None):
+    """A model that maps images to ``layer``'s output: the network as a feature extractor.
+
+    By default ``layer`` is the one before the classifier (``model.layers[-2]``; a Dropout
+    there is skipped, as it changes nothing outside training), so the output is the
+    penultimate representation, the *embedding* a search engine compares. The new model shares
+    its layers (and weights) with ``model``; nothing is copied or retrained.
+
+    Example:
+        >>> embed = embedding_model(fast_cnn())  # doctest: +SKIP
+        >>> embed.output.shape  # the flattened 3x3x128 map  # doctest: +SKIP
+        (None, 1152)
+    """
+    keras = _keras()
+    features = _features(model, layer)
+    return keras.Model(model.input, features, name=name or f"{model.name}_embedding")
+
+
+def new_head(model, num_classes: int, layer: str | int | None = None, name: str | None = None):
+    """The same network up to ``layer`` with a new softmax classifier of ``num_classes`` units.
+
+    The layers below the head are ``model``'s own (shared, not copied), and nothing is
+    frozen: use it on a freshly built model to change the number of classes, e.g. a fast CNN
+    for five classes, trained end to end. To reuse a *trained* network, see
+    :func:`transfer_model`, which copies and freezes it.
+
+    Example:
+        >>> five_way = new_head(fast_cnn(), 5)  # doctest: +SKIP
+        >>> five_way.output.shape  # doctest: +SKIP
+        (None, 5)
+    """
+    keras = _keras()
+    features = _features(model, layer)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(features)
+    return keras.Model(model.input, outputs, name=name or model.name)
+
+
+def transfer_model(
+    model,
+    num_classes: int,
+    layer: str | int | None = None,
+    dropout: float = 0.3,
+    name: str = "transfer",
+):
+    """Reuse a trained network: a frozen copy of it up to ``layer``, and a new classifier.
+
+    The recipe of the Keras transfer-learning guide: the *backbone* (a copy of ``model`` up to
+    ``layer``, by default the layer before its classifier, with the trained weights; ``model``
+    itself is left untouched) is frozen and called with ``training=False``, then Dropout and a
+    new ``Dense(num_classes, softmax)`` head. A 4-D feature map is averaged to a vector
+    (global average pooling) before the head.
+
+    A frozen BatchNormalization layer runs in inference mode (its stored mean and variance).
+    The guide's ``training=False`` is meant to keep it so after unfreezing, but in Keras 3 the
+    ``training=True`` of ``fit`` overrides a value given when the model was built
+    (keras-team/keras#20285), so :func:`freeze_backbone` keeps the batch normalisation layers
+    frozen when it unfreezes the rest. The backbone is the layer named ``"backbone"``;
+    recompile after changing what is trainable.
+
+    Example:
+        >>> reused = compile_model(transfer_model(pretrained, num_classes=5))  # doctest: +SKIP
+        >>> reused.get_layer("backbone").trainable  # doctest: +SKIP
+        False
+    """
+    keras = _keras()
+    layers = keras.layers
+    copy = keras.models.clone_model(model)
+    copy.set_weights(model.get_weights())
+    backbone = embedding_model(copy, layer, name="backbone")
+    backbone.trainable = False
+    inputs = keras.Input(shape=tuple(model.inputs[0].shape[1:]), name="image")
+    x = backbone(inputs, training=False)  # the guide's recipe; see freeze_backbone for BN
+    if len(x.shape) == 4:
+        x = layers.GlobalAveragePooling2D(name="head_pool")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
+def freeze_backbone(
+    model,
+    frozen: bool = True,
+    backbone: str = "backbone",
+    from_layer: str | int | None = None,
+    freeze_batchnorm: bool = True,
+):
+    """Freeze (``frozen=True``) or unfreeze the nested model named ``backbone``; returns ``model``.
+
+    A frozen layer's weights are not updated by ``fit``. Unfreezing with ``from_layer`` (a
+    layer name or index inside the backbone) makes only that layer and the ones after it
+    trainable: big backbones are usually fine-tuned from the top, where the features are the
+    most specific to the task they were trained on. With ``freeze_batchnorm`` (the default)
+    the backbone's BatchNormalization layers stay frozen, which in Keras means they run in
+    inference mode: they keep normalising with the mean and variance of the data they were
+    trained on, instead of re-estimating them from a few small batches of new data (which
+    would shift every feature the layers above rely on). Keras reads the flags when the model
+    is compiled, so compile again (with a low learning rate, to fine-tune) after changing them.
+
+    Example:
+        >>> freeze_backbone(reused, frozen=False)  # doctest: +SKIP
+        >>> compile_model(reused, learning_rate=1e-4)  # doctest: +SKIP
+    """
+    keras = _keras()
+    inner = model.get_layer(backbone)
+    inner.trainable = not frozen
+    # Every layer is set one by one: setting a model's flag to the value it already has leaves
+    # its sublayers as they are, so layers frozen by an earlier call would stay frozen.
+    everything, stack = [], list(inner.layers)
+    while stack:  # nested models first, then their layers
+        layer = stack.pop(0)
+        everything.append(layer)
+        stack.extend(getattr(layer, "layers", []))
+    for layer in everything:
+        layer.trainable = not frozen
+    if frozen:
+        return model
+    if isinstance(from_layer, str):
+        from_layer = [layer.name for layer in inner.layers].index(inner.get_layer(from_layer).name)
+    for layer in inner.layers[: from_layer or 0]:
+        layer.trainable = False
+    if freeze_batchnorm:
+        for layer in everything:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.trainable = False
+    return model
+
+
+def count_weights(model) -> dict[str, int]:
+    """The number of trainable and non-trainable weights (scalars) of ``model``.
+
+    Example:
+        >>> count_weights(transfer_model(pretrained, 5))  # doctest: +SKIP
+        {'trainable': 5765, 'non-trainable': 94144, 'total': 99909}
+    """
+    import numpy as np
+
+    trainable = sum(int(np.prod(w.shape)) for w in model.trainable_weights)
+    frozen = sum(int(np.prod(w.shape)) for w in model.non_trainable_weights)
+    return {"trainable": trainable, "non-trainable": frozen, "total": trainable + frozen}
+
+
+def _connection_error(url: str, timeout: float) -> str | None:
+    """Why a TCP connection to ``url``'s host does not open within ``timeout`` s (None: it does).
+
+    The attempt runs in a daemon thread that is abandoned after ``timeout``, so even a name
+    lookup that never answers cannot stall the caller.
+    """
+    import socket
+    import threading
+    from urllib.parse import urlparse
+
+    parts = urlparse(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    result: list[str | None] = []
+
+    def probe() -> None:
+        try:
+            socket.create_connection((parts.hostname, port), timeout=timeout).close()
+            result.append(None)
+        except OSError as err:
+            result.append(f"{type(err).__name__}: {err}")
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout)
+    return result[0] if result else f"no answer within {timeout:g} s"
+
+
+def imagenet_backbone(
+    architecture: str = "MobileNetV3Small",
+    input_size: int = 96,
+    weights: str | None = "imagenet",
+    timeout: float = 10.0,
+    pooling: str | None = "avg",
+):
+    """A ``keras.applications`` network without its top, with ImageNet weights if they can be had.
+
+    ``weights`` is ``"imagenet"`` (download into the Keras cache, ``~/.keras/models``, unless
+    it is there already), a path to a weights file for the same architecture without its top
+    (``.h5`` or ``.weights.h5``; e.g. a file copied from another machine's Keras cache), or
+    ``None``/``""`` for random weights. Whatever fails, the network is still built, with random
+    weights, and the returned ``info`` says so:
+
+    ``info`` keys: ``architecture``, ``input_size``, ``requested``, ``weights_available`` (bool),
+    ``source`` (``"imagenet"``, the file, or ``"random"``), ``message`` and ``seconds`` (spent
+    getting the weights).
+
+    The download cannot hang: the weights' host is first probed with a connection attempt
+    abandoned after ``timeout`` seconds (offline it usually fails at once, on the name
+    lookup), and the download itself runs with that socket timeout (Keras' ``get_file`` sets
+    none). Offline, Keras raises a plain ``Exception`` ("URL
+    fetch failure ... Name or service not known"); it is caught and reported. The networks
+    take RGB images with pixels 0-255 (they rescale inside) of at least 32x32 pixels;
+    ImageNet weights are the 224x224 ones whatever ``input_size`` is (Keras warns about that;
+    the warning is silenced here).
+
+    Example:
+        >>> backbone, info = imagenet_backbone("MobileNetV3Small", 96)  # doctest: +SKIP
+        >>> info["weights_available"], backbone.output.shape  # doctest: +SKIP
+        (False, (None, 576))
+    """
+    import socket
+    import time
+    import warnings
+    from pathlib import Path
+
+    keras = _keras()
+    build = getattr(keras.applications, architecture)
+    kwargs = {"input_shape": (input_size, input_size, 3), "include_top": False, "pooling": pooling}
+    info = {
+        "architecture": architecture,
+        "input_size": input_size,
+        "requested": weights or "random",
+        "weights_available": False,
+        "source": "random",
+        "message": "",
+        "seconds": 0.0,
+    }
+    start = time.perf_counter()
+
+    def attempt(source: str):
+        saved = socket.getdefaulttimeout()
+        socket.setdefaulttimeout(timeout)
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*input_shape.*")
+                return build(weights=source, **kwargs)
+        finally:
+            socket.setdefaulttimeout(saved)
+
+    reason = "random weights were asked for"
+    if weights == "imagenet":
+        error = _connection_error(IMAGENET_WEIGHTS_URL, timeout)
+        if error:
+            reason = (
+                f"cannot reach {IMAGENET_WEIGHTS_URL} ({error}); offline? Pass a local "
+                "weights file instead"
+            )
+        else:
+            try:
+                model = attempt("imagenet")
+                reason = ""
+            except Exception as err:  # Keras raises a bare Exception for a failed download
+                reason = f"the download failed: {str(err).splitlines()[0][:300]}"
+        source = "imagenet"
+    elif weights:
+        path = Path(weights).expanduser()
+        source = str(path)
+        if not path.is_file():
+            reason = f"no weights file at {path}"
+        else:
+            try:
+                model = attempt(str(path))
+                reason = ""
+            except Exception as err:  # a file for another architecture, or a broken one
+                reason = f"could not load {path}: {str(err).splitlines()[0][:300]}"
+    info["seconds"] = time.perf_counter() - start
+    if not reason:
+        info.update(weights_available=True, source=source, message=f"{source} weights loaded")
+        return model, info
+    info["message"] = f"{reason}; the network has random weights"
+    return attempt(None), info

@@ -755,3 +755,641 @@ def show_pairs(
         axes[1, k].set_title(f"{names[1]} {j}\n{class_names[lb]}", fontsize=7, color=color)
     fig.tight_layout()
     return fig
+
+
+# --- explainability (10) ---
+def overlay_heatmap(
+    image: np.ndarray, heatmap: np.ndarray, alpha: float = 0.45, cmap: str = "jet"
+) -> np.ndarray:
+    """An RGB picture of a grayscale image with a heat map blended over it.
+
+    ``image`` is ``(h, w)`` or ``(h, w, 1)``, uint8 0-255 or float 0-1; ``heatmap`` is ``(h, w)``
+    with values in [0, 1] (others are clipped). The result is ``(1 - alpha) * gray +
+    alpha * cmap(heatmap)``, float in [0, 1], ready for ``plt.imshow``.
+
+    Example:
+        >>> rgb = overlay_heatmap(np.zeros((28, 28)), np.eye(28), alpha=0.5)
+        >>> rgb.shape, float(rgb.min()) >= 0, float(rgb.max()) <= 1
+        ((28, 28, 3), True, True)
+    """
+    gray = np.asarray(image, dtype=np.float32).squeeze()
+    if np.asarray(image).dtype == np.uint8:
+        gray = gray / 255.0
+    heat = np.clip(np.nan_to_num(np.asarray(heatmap, dtype=np.float32).squeeze()), 0.0, 1.0)
+    if gray.shape != heat.shape or gray.ndim != 2:
+        raise ValueError(
+            f"image and heatmap must be 2-D of the same size; got {gray.shape} and {heat.shape}"
+        )
+    colours = plt.get_cmap(cmap)(heat)[..., :3]
+    rgb = (1.0 - alpha) * np.repeat(np.clip(gray, 0, 1)[..., None], 3, axis=-1) + alpha * colours
+    return np.clip(rgb, 0.0, 1.0)
+
+
+def _positive_scaled(heat: np.ndarray) -> np.ndarray:
+    """Negative values to zero, then scaled to a maximum of 1 (all-zero stays zero)."""
+    heat = np.maximum(np.nan_to_num(np.asarray(heat, dtype=np.float32)), 0.0)
+    peak = heat.max()
+    return heat / peak if peak > 0 else heat
+
+
+def explanation_grid(
+    images: np.ndarray,
+    maps: dict[str, np.ndarray],
+    labels: Sequence[int] | np.ndarray,
+    probabilities: np.ndarray,
+    per_row: int = 1,
+    present: Sequence[bool] | None = None,
+    class_names: Sequence[str] = CLASS_NAMES,
+    alpha: float = 0.5,
+    size: float = 1.15,
+) -> Figure:
+    """Examples with their explanations: per example the image, then one overlay per method.
+
+    ``maps`` maps a method's name to heat maps ``(n, h, w)`` (e.g. ``{"saliency": ...,
+    "Grad-CAM": ..., "occlusion": ...}``); each map is shown over the image with
+    :func:`overlay_heatmap` after negative values are set to zero and it is scaled to a maximum
+    of 1 (so an occlusion map shows where covering *lowered* the score). The image's title gives
+    the true and the predicted class and the predicted probability (red when wrong).
+    ``per_row`` examples share a row (e.g. 2: a correct and a wrong example of one class);
+    slots whose ``present`` entry is False stay empty ("none").
+
+    Example:
+        >>> maps = {"Grad-CAM": explain.grad_cam(model, x)}  # doctest: +SKIP
+        >>> fig = explanation_grid(x, maps, y, model.predict(x))  # doctest: +SKIP
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels).astype(int)
+    probabilities = np.asarray(probabilities)
+    present = np.ones(len(images), bool) if present is None else np.asarray(present, bool)
+    names = list(maps)
+    panels = 1 + len(names)
+    nrows = max(1, int(np.ceil(len(images) / per_row)))
+    ncols = panels * per_row
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * size, nrows * size * 1.3), squeeze=False
+    )
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_visible(False)
+    for i in range(len(images)):
+        row, slot = divmod(i, per_row)
+        first = axes[row, slot * panels]
+        if not present[i]:
+            first.set_title("none", fontsize=7, color="gray")
+            continue
+        image = images[i].squeeze()
+        vmax = 255 if images.dtype == np.uint8 else 1.0
+        predicted = int(np.argmax(probabilities[i]))
+        wrong = predicted != labels[i]
+        first.imshow(image, cmap="gray", vmin=0, vmax=vmax)
+        first.set_title(
+            f"true: {class_names[labels[i]]}\npred: {class_names[predicted]} "
+            f"({probabilities[i, predicted]:.2f})",
+            fontsize=6.5,
+            color="red" if wrong else "black",
+        )
+        for k, name in enumerate(names, 1):
+            ax = axes[row, slot * panels + k]
+            ax.imshow(overlay_heatmap(image / vmax, _positive_scaled(maps[name][i]), alpha))
+            if row == 0:
+                ax.set_title(name, fontsize=8)
+    fig.tight_layout(pad=0.3)
+    return fig
+
+
+# --- error analysis and calibration (09) ---
+
+
+def plot_reliability_diagram(
+    probs_by_name: dict[str, np.ndarray],
+    labels: np.ndarray,
+    n_bins: int = 15,
+    size: float = 3.6,
+) -> Figure:
+    """Reliability diagrams side by side: accuracy against confidence, one panel per entry.
+
+    For each entry of ``probs_by_name`` (name -> probabilities, shape ``(n, classes)``) the
+    predictions are binned by confidence (:func:`fmnist_utils.evaluate.reliability_table`).
+    Blue bars are each bin's accuracy; red hatched bars are the gap to the bin's mean confidence
+    (above the blue bar: over-confident); the diagonal is perfect calibration. A small panel
+    below shows how many predictions fall in each bin (log scale). Titles give the ECE.
+
+    Example:
+        >>> curves = {"before": probs, "after": probs_t}  # doctest: +SKIP
+        >>> fig = plot_reliability_diagram(curves, y_test)  # doctest: +SKIP
+    """
+    from fmnist_utils.evaluate import expected_calibration_error, reliability_table
+
+    n = len(probs_by_name)
+    fig, axes = plt.subplots(
+        2,
+        n,
+        figsize=(size * n, size * 1.3),
+        squeeze=False,
+        gridspec_kw={"height_ratios": [3, 1]},
+        sharex=True,
+    )
+    for k, (name, probs) in enumerate(probs_by_name.items()):
+        table = reliability_table(probs, labels, n_bins)
+        used = table[table["count"] > 0]
+        width = 1.0 / n_bins
+        centres = (used["lower"] + used["upper"]) / 2
+        ax = axes[0, k]
+        ax.bar(centres, used["accuracy"], width=width, color="C0", edgecolor="black",
+               linewidth=0.5, label="accuracy")
+        ax.bar(centres, used["confidence"] - used["accuracy"], bottom=used["accuracy"],
+               width=width, color="C3", alpha=0.35, hatch="//", edgecolor="C3",
+               linewidth=0.5, label="gap to confidence")
+        ax.plot([0, 1], [0, 1], "--", color="0.3", linewidth=1, label="perfect calibration")
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        ax.set_ylabel("accuracy" if k == 0 else "")
+        ece = expected_calibration_error(probs, labels, n_bins)
+        ax.set_title(f"{name}: ECE = {ece:.2%}", fontsize=10)
+        ax.grid(alpha=0.3)
+        counts = axes[1, k]
+        counts.bar(centres, used["count"], width=width, color="0.5", edgecolor="black",
+                   linewidth=0.5)
+        counts.set_yscale("log")
+        counts.set_xlabel("confidence (highest probability)")
+        counts.set_ylabel("predictions" if k == 0 else "")
+        counts.grid(alpha=0.3)
+    axes[0, 0].legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_mistakes(
+    images: np.ndarray,
+    labels: np.ndarray,
+    probs: np.ndarray,
+    indices: Sequence[int] | np.ndarray,
+    ncols: int = 6,
+    top2: bool = False,
+    class_names: Sequence[str] = CLASS_NAMES,
+    size: float = 1.55,
+) -> Figure:
+    """A gallery of predictions: each image titled with its true class, the predicted class
+    and the confidence (red when wrong); ``top2=True`` adds the second choice's probability.
+
+    ``indices`` picks the images (e.g. mistakes, or
+    :func:`fmnist_utils.evaluate.most_confident_mistakes`'s ``index`` column).
+
+    Example:
+        >>> wrong = np.flatnonzero(probs.argmax(1) != y_test)[:12]  # doctest: +SKIP
+        >>> fig = plot_mistakes(x_test, y_test, probs, wrong)  # doctest: +SKIP
+    """
+    probs = np.asarray(probs)
+    indices = np.asarray(indices, dtype=int)
+    n = len(indices)
+    nrows = max(1, int(np.ceil(n / ncols)))
+    lines = 4 if top2 else 3
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * size, nrows * (size + 0.12 * lines)), squeeze=False
+    )
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        i = indices[k]
+        ranked = np.argsort(-probs[i], kind="stable")
+        first, second = int(ranked[0]), int(ranked[1])
+        true = int(labels[i])
+        ax.imshow(np.asarray(images[i]).squeeze(), cmap="gray", vmin=0, vmax=255)
+        title = (
+            f"#{i} true: {class_names[true]}\n"
+            f"pred: {class_names[first]} ({probs[i, first]:.1%})"
+        )
+        if top2:
+            title += f"\n2nd: {class_names[second]} ({probs[i, second]:.1%})"
+        ax.set_title(title, fontsize=7, color="black" if first == true else "C3")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confused_pairs(
+    images: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    pairs,
+    per_pair: int = 6,
+    class_names: Sequence[str] = CLASS_NAMES,
+    seed: int = 0,
+    size: float = 1.1,
+) -> Figure:
+    """Example images of confused pairs: one row per (true, predicted) pair.
+
+    ``pairs`` is :func:`fmnist_utils.evaluate.confused_pairs`'s table (columns ``true`` and
+    ``predicted``, class names or numbers) or a list of ``(true, predicted)``. Each row shows
+    up to ``per_pair`` random images of that true class that the model took for the other
+    class; the row's label gives the pair and how many such mistakes there are.
+
+    Example:
+        >>> table = confused_pairs(y_test, y_pred, top=4)  # doctest: +SKIP
+        >>> fig = plot_confused_pairs(x_test, y_test, y_pred, table)  # doctest: +SKIP
+    """
+    names = list(class_names)
+
+    def as_number(value) -> int:
+        return names.index(value) if isinstance(value, str) else int(value)
+
+    if hasattr(pairs, "iterrows"):
+        pairs = list(zip(pairs["true"], pairs["predicted"], strict=True))
+    pairs = [(as_number(a), as_number(b)) for a, b in pairs]
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    rng = np.random.default_rng(seed)
+    nrows = max(1, len(pairs))
+    fig, axes = plt.subplots(
+        nrows, per_pair, figsize=(per_pair * size + 1.8, nrows * size), squeeze=False
+    )
+    for r in range(nrows):
+        for ax in axes[r]:
+            _bare(ax)
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+        if r >= len(pairs):
+            axes[r, 0].set_ylabel("no mistakes", rotation=0, ha="right", va="center", fontsize=8)
+            continue
+        a, b = pairs[r]
+        members = np.flatnonzero((y_true == a) & (y_pred == b))
+        picks = rng.choice(members, size=min(per_pair, len(members)), replace=False)
+        for ax, i in zip(axes[r], picks, strict=False):
+            ax.imshow(np.asarray(images[i]).squeeze(), cmap="gray", vmin=0, vmax=255)
+        axes[r, 0].set_ylabel(
+            f"{names[a]}\nseen as {names[b]}\n({len(members)} images)",
+            rotation=0,
+            ha="right",
+            va="center",
+            fontsize=8,
+        )
+    fig.subplots_adjust(wspace=0.05, hspace=0.08)
+    return fig
+
+
+# --- training experiments (07) ---
+
+
+def plot_runs(
+    histories: dict,
+    metric: str = "val_accuracy",
+    train_metric: str | None = None,
+    title: str | None = None,
+    ax=None,
+    size: tuple[float, float] = (5.5, 3.6),
+) -> Figure:
+    """Several runs' curves of one metric in one panel: one colour per run, x = epoch.
+
+    ``histories`` maps a run's name to its :func:`fmnist_utils.train.fit` table (or a Keras
+    ``History.history`` dict). ``train_metric`` (e.g. ``"accuracy"``) adds that column as a
+    thin dashed line in the same colour, so the gap between training and validation shows.
+    Pass ``ax`` to draw into a panel of a larger figure.
+
+    Example:
+        >>> fig = plot_runs({"SGD": h_sgd, "Adam": h_adam}, title="optimizer")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=size)
+    else:
+        fig = ax.figure
+    for i, (name, history) in enumerate(histories.items()):
+        table = pd.DataFrame(history)
+        epochs = table["epoch"] if "epoch" in table else np.arange(1, len(table) + 1)
+        ax.plot(epochs, table[metric], color=f"C{i}", marker=".", label=str(name))
+        if train_metric is not None and train_metric in table:
+            ax.plot(epochs, table[train_metric], "--", color=f"C{i}", linewidth=0.9, alpha=0.7)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(metric + ("  (dashed: " + train_metric + ")" if train_metric else ""))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_range_test(
+    table, suggested: float | None = None, ax=None, size: tuple[float, float] = (6, 3.8)
+) -> Figure:
+    """The learning-rate range test: loss against learning rate (log scale).
+
+    ``table`` is the first value returned by :func:`fmnist_utils.train.lr_range_test`
+    (columns ``learning_rate``, ``loss``, ``smoothed_loss``). The raw batch losses are drawn
+    faintly, the smoothed loss boldly, and ``suggested`` as a vertical line. The y axis is cut
+    a little above the starting loss so the final explosion does not flatten the curve. (The
+    smoothed loss lags a few steps behind the batch losses: it is a moving average.)
+
+    Example:
+        >>> table, lr = train.lr_range_test(build, X_train, y_train)  # doctest: +SKIP
+        >>> fig = plot_lr_range_test(table, lr)  # doctest: +SKIP
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=size)
+    else:
+        fig = ax.figure
+    lr, loss, smooth = (
+        np.asarray(table[c], float) for c in ("learning_rate", "loss", "smoothed_loss")
+    )
+    ax.plot(lr, loss, color="C0", alpha=0.3, linewidth=0.8, label="batch loss")
+    ax.plot(lr, smooth, color="C0", linewidth=2, label="smoothed loss")
+    finite = smooth[np.isfinite(smooth)]
+    if finite.size:
+        low = float(min(finite.min(), np.nanmin(np.where(np.isfinite(loss), loss, np.nan))))
+        high = float(finite[0])
+        ax.set_ylim(low - 0.05 * (high - low) - 1e-3, high + 0.5 * (high - low) + 1e-3)
+    if suggested is not None:
+        ax.axvline(suggested, color="C3", linestyle="--", label=f"suggested {suggested:.2g}")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gradient_norms(
+    norms,
+    log: bool = True,
+    title: str | None = None,
+    ax=None,
+    size: tuple[float, float] = (6.5, 3.8),
+) -> Figure:
+    """Gradient norm per layer, one line per run: vanishing gradients at a glance.
+
+    ``norms`` is a DataFrame with one row per layer (input side first, the index names the
+    layer) and one column per run, e.g. activation functions; a Series is one run. Build it
+    from :func:`fmnist_utils.train.gradient_norms` tables with
+    ``pd.DataFrame({name: t.set_index("layer")["gradient_norm"] for name, t in runs.items()})``.
+    A log scale (default) shows norms that shrink by a constant factor per layer as a
+    straight line.
+
+    Example:
+        >>> fig = plot_gradient_norms(norms_by_activation)  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    table = norms.to_frame() if isinstance(norms, pd.Series) else pd.DataFrame(norms)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=size)
+    else:
+        fig = ax.figure
+    positions = np.arange(len(table))
+    for i, column in enumerate(table.columns):
+        ax.plot(positions, table[column], marker="o", color=f"C{i}", label=str(column))
+    ax.set_xticks(positions)
+    ax.set_xticklabels([str(name) for name in table.index], rotation=45, ha="right", fontsize=8)
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("layer (input side on the left)")
+    ax.set_ylabel("gradient norm" + (" (log scale)" if log else ""))
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_lr_schedules(
+    schedules: dict, steps: int, ax=None, size: tuple[float, float] = (6, 3.6)
+) -> Figure:
+    """Learning rate against optimizer step for several schedules, one line each.
+
+    Each value of ``schedules`` is a Keras ``LearningRateSchedule``, a constant number, or an
+    array of ``steps`` rates already computed (e.g. from a training log);
+    :func:`fmnist_utils.train.schedule_values` evaluates the schedules.
+
+    Example:
+        >>> fig = plot_lr_schedules({"one-cycle": train.OneCycle(1e-2, 500)}, 500)  # doctest: +SKIP
+    """
+    from fmnist_utils.train import schedule_values
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=size)
+    else:
+        fig = ax.figure
+    for i, (name, schedule) in enumerate(schedules.items()):
+        if isinstance(schedule, (np.ndarray, list, tuple)):
+            values = np.asarray(schedule, float)
+        else:
+            values = schedule_values(schedule, steps)
+        ax.plot(np.arange(len(values)), values, color=f"C{i}", label=str(name))
+    ax.set_xlabel("optimizer step (batch)")
+    ax.set_ylabel("learning rate")
+    ax.ticklabel_format(axis="y", style="sci", scilimits=(-2, 2))
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+# --- transfer and embeddings (11) ---
+def retrieval_gallery(
+    images: np.ndarray,
+    labels: np.ndarray,
+    queries: Sequence[int] | np.ndarray,
+    neighbours: np.ndarray,
+    distances: np.ndarray | None = None,
+    class_names: Sequence[str] = CLASS_NAMES,
+    size: float = 1.1,
+    title: str | None = None,
+) -> Figure:
+    """"More like this": one row per query, the query image then its nearest neighbours.
+
+    ``queries`` are indices into ``images``/``labels``; ``neighbours[r]`` the indices of the
+    neighbours found for ``queries[r]``, nearest first (``distances[r]`` their distances, shown
+    under the class name when given). The query is framed in blue; a neighbour of another
+    class than its query is framed and titled in red, so the mistakes stand out.
+
+    Example:
+        >>> _, idx = evaluate.nearest_neighbours(embeddings, k=6)  # doctest: +SKIP
+        >>> fig = retrieval_gallery(x_test, y_test, [0, 1, 2], idx[[0, 1, 2]])  # doctest: +SKIP
+    """
+    queries = np.asarray(queries).ravel()
+    neighbours = np.asarray(neighbours).reshape(len(queries), -1)
+    n_rows, k = neighbours.shape
+    fig, axes = plt.subplots(
+        n_rows, k + 1, figsize=((k + 1) * size + 0.4, n_rows * size * 1.35), squeeze=False
+    )
+
+    def draw(ax, index: int, text: str, color: str, width: float) -> None:
+        ax.imshow(
+            np.asarray(images[index]).squeeze(),
+            cmap="gray",
+            vmin=0,
+            vmax=255,
+            interpolation="nearest",  # sharp pixels (and a smaller PNG)
+        )
+        ax.set_xticks([])
+        ax.set_yticks([])
+        for spine in ax.spines.values():
+            spine.set_edgecolor(color)
+            spine.set_linewidth(width)
+        ax.set_title(text, fontsize=7, color="black" if color in ("white", "tab:blue") else color)
+
+    for r, q in enumerate(queries):
+        query_class = int(labels[q])
+        draw(axes[r, 0], int(q), f"query\n{class_names[query_class]}", "tab:blue", 3)
+        for j in range(k):
+            n = int(neighbours[r, j])
+            wrong = int(labels[n]) != query_class
+            text = class_names[int(labels[n])]
+            if distances is not None:
+                text += f"\nd={np.asarray(distances)[r, j]:.2f}"
+            elif wrong:
+                text += "\n(other class)"
+            draw(axes[r, j + 1], n, text, "red" if wrong else "white", 3 if wrong else 0.5)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --- augmentation (08) ---
+def show_augmentations(
+    images: np.ndarray,
+    augment,
+    n_augmented: int = 6,
+    labels: Sequence[int] | np.ndarray | None = None,
+    class_names: Sequence[str] = CLASS_NAMES,
+    title: str | None = None,
+    size: float = 1.1,
+) -> Figure:
+    """One row per image: the original, then ``n_augmented`` random versions of it.
+
+    ``augment`` takes a batch of float images ``(n, 28, 28, 1)`` in [0, 1] and returns the
+    transformed batch: a Keras layer or model (called with ``training=True``, so its random
+    layers act) or any function. uint8 images are scaled to [0, 1] first. Every panel is drawn
+    on the same scale, 0 black to 1 white.
+
+    Example:
+        >>> from fmnist_utils.preprocess import augmenter
+        >>> augment = augmenter(seed=0)  # doctest: +SKIP
+        >>> fig = show_augmentations(x_train[:4], augment, labels=y_train[:4])  # doctest: +SKIP
+    """
+    import fmnist_utils
+
+    fmnist_utils.quiet_tensorflow()
+    import keras
+
+    images = np.asarray(images)
+    batch = images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
+    if batch.ndim == 3:
+        batch = batch[..., np.newaxis]
+    batch = batch.astype(np.float32)
+    if isinstance(augment, keras.layers.Layer):
+
+        def transform(x):
+            return augment(x, training=True)
+
+    else:
+        transform = augment
+    versions = [batch] + [
+        np.asarray(keras.ops.convert_to_numpy(transform(batch))) for _ in range(n_augmented)
+    ]
+    n = len(batch)
+    fig, axes = plt.subplots(
+        n, n_augmented + 1, figsize=((n_augmented + 1) * size + 1.0, n * size), squeeze=False
+    )
+    for r in range(n):
+        for c, version in enumerate(versions):
+            ax = axes[r, c]
+            ax.imshow(version[r].squeeze(), cmap="gray", vmin=0.0, vmax=1.0)
+            _bare(ax)
+        if labels is not None:
+            axes[r, 0].set_ylabel(
+                class_names[int(labels[r])], rotation=0, ha="right", va="center", fontsize=9
+            )
+    axes[0, 0].set_title("original", fontsize=9)
+    for c in range(1, n_augmented + 1):
+        axes[0, c].set_title(f"random {c}", fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return fig
+
+
+# --- classic baselines (05) ---
+def plot_hog(
+    images: np.ndarray,
+    labels: Sequence[int] | np.ndarray | None = None,
+    orientations: int = 9,
+    pixels_per_cell: int = 4,
+    cells_per_block: int = 2,
+    class_names: Sequence[str] = CLASS_NAMES,
+    size: float = 1.5,
+) -> Figure:
+    """Images (top row) and their HOG descriptors drawn over them (bottom row).
+
+    In every cell of ``pixels_per_cell`` x ``pixels_per_cell`` pixels, one line per direction
+    bin is drawn through the cell's centre, as long as the bin is strong. The bins come from
+    ``skimage.feature.hog`` after block normalisation (a cell's value is the mean over the
+    blocks that contain it), so the picture shows what a classifier receives. The lines run
+    along the edges, at right angles to the gradient, as in scikit-image's own visualisation.
+
+    Example:
+        >>> fig = plot_hog(x_train[:6], y_train[:6])  # doctest: +SKIP
+    """
+    from matplotlib.collections import LineCollection
+    from skimage.feature import hog
+
+    images = np.asarray(images)
+    if images.ndim == 4:
+        images = images[..., 0]
+    n = len(images)
+    cell, block = int(pixels_per_cell), int(cells_per_block)
+    angles = np.pi * (np.arange(orientations) + 0.5) / orientations  # gradient directions
+    fig, axes = plt.subplots(2, n, figsize=(n * size, 2 * size * 1.1), squeeze=False)
+    for j, image in enumerate(images):
+        blocks = hog(
+            image,
+            orientations=orientations,
+            pixels_per_cell=(cell, cell),
+            cells_per_block=(block, block),
+            feature_vector=False,
+        )  # (block rows, block cols, block, block, orientations)
+        rows, cols = blocks.shape[0] + block - 1, blocks.shape[1] + block - 1
+        total = np.zeros((rows, cols, orientations))
+        count = np.zeros((rows, cols, 1))
+        for br in range(blocks.shape[0]):
+            for bc in range(blocks.shape[1]):
+                total[br : br + block, bc : bc + block] += blocks[br, bc]
+                count[br : br + block, bc : bc + block] += 1
+        cells = total / np.maximum(count, 1)
+        half = cell / 2 * cells / max(cells.max(), 1e-12)  # half-length of each line
+        centre_y, centre_x = np.meshgrid(
+            np.arange(rows) * cell + (cell - 1) / 2,
+            np.arange(cols) * cell + (cell - 1) / 2,
+            indexing="ij",
+        )
+        dx = -np.sin(angles) * half  # along the edge: perpendicular to the gradient
+        dy = np.cos(angles) * half
+        x0, y0 = centre_x[..., None] - dx, centre_y[..., None] - dy
+        x1, y1 = centre_x[..., None] + dx, centre_y[..., None] + dy
+        segments = np.stack([np.stack([x0, y0], -1), np.stack([x1, y1], -1)], -2)
+        strength = (cells / max(cells.max(), 1e-12)).reshape(-1)
+        axes[0, j].imshow(image, cmap="gray")
+        axes[1, j].imshow(image, cmap="gray", alpha=0.35)
+        axes[1, j].add_collection(
+            LineCollection(
+                segments.reshape(-1, 2, 2),
+                colors=plt.get_cmap("autumn")(1 - strength),
+                linewidths=0.4 + 1.6 * strength,
+            )
+        )
+        axes[1, j].set_facecolor("black")
+        for ax in axes[:, j]:
+            ax.set_xlim(-0.5, image.shape[1] - 0.5)
+            ax.set_ylim(image.shape[0] - 0.5, -0.5)
+            _bare(ax)
+        if labels is not None:
+            axes[0, j].set_title(class_names[int(labels[j])], fontsize=9)
+    axes[0, 0].set_ylabel("image", fontsize=9)
+    axes[1, 0].set_ylabel("HOG", fontsize=9)
+    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+    return fig

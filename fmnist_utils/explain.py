@@ -1,0 +1,582 @@
+"""Where does a model look? Gradient saliency, Grad-CAM and occlusion sensitivity.
+
+Every function takes prepared float images ``(n, height, width, channels)`` (for the course:
+:func:`fmnist_utils.preprocess.prepare`) and returns one heat map per image, ``(n, height,
+width)`` float32, at the input's resolution, so maps of different methods can be compared and
+overlaid on the image (:func:`fmnist_utils.viz.overlay_heatmap`).
+
+* :func:`saliency`: how much a tiny change of each pixel changes the class score (the gradient's
+  magnitude; Simonyan et al. 2014), optionally averaged over noisy copies (SmoothGrad,
+  Smilkov et al. 2017).
+* :func:`grad_cam`: which places of the last convolution's feature maps raise the class score
+  (Selvaraju et al. 2017), upsampled to the image.
+* :func:`occlusion`: how much the class probability drops when a small patch of the image is
+  covered (Zeiler and Fergus 2014).
+* :func:`randomized_copy` and :func:`map_correlation`: the sanity check of Adebayo et al. (2018):
+  a map that barely changes when the weights are randomised does not explain the model.
+
+The functions work for any single-output Keras 3 model, Functional or Sequential, that starts
+from an ``Input``. The class score differentiated by :func:`saliency` and :func:`grad_cam` is the
+logit (the input of the final softmax) when the last layer is a softmax ``Dense``, ``Softmax``
+or ``Activation("softmax")`` layer, as in the papers (a softmax output saturates near 1 and its
+gradient vanishes); otherwise it is the model's output itself.
+
+Example:
+    >>> from fmnist_utils import data, explain, models, preprocess  # doctest: +SKIP
+    >>> (x_train, y_train), (x_test, y_test) = data.load_fashion_mnist()  # doctest: +SKIP
+    >>> model = models.fast_cnn()  # doctest: +SKIP
+    >>> maps = explain.grad_cam(model, preprocess.prepare(x_test[:4]))  # doctest: +SKIP
+    >>> maps.shape, maps.dtype  # doctest: +SKIP
+    ((4, 28, 28), dtype('float32'))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+#: Layer types skipped when :func:`last_conv_layer` looks for the last feature map: pooling
+#: only shrinks the map that the convolution before it made.
+_POOLING = ("MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D")
+
+
+def _keras():
+    import fmnist_utils
+
+    fmnist_utils.quiet_tensorflow()
+    import keras
+
+    return keras
+
+
+def _tf():
+    import fmnist_utils
+
+    fmnist_utils.quiet_tensorflow()
+    import tensorflow as tf
+
+    return tf
+
+
+# --------------------------------------------------------------------------------------------
+# Checking the arguments
+# --------------------------------------------------------------------------------------------
+
+
+def _input_shape(model) -> tuple:
+    """The model's input shape without the batch axis (``None`` for unknown sizes)."""
+    inputs = getattr(model, "inputs", None)
+    if not inputs:
+        raise ValueError(
+            f"model {model.name!r} has no Input; build it from keras.Input(...) "
+            "(Functional) or keras.Sequential([keras.Input(...), ...])"
+        )
+    if len(inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(
+            f"model {model.name!r} has {len(inputs)} inputs and {len(model.outputs)} outputs; "
+            "these explanations need exactly one of each"
+        )
+    return tuple(inputs[0].shape[1:])
+
+
+def _check_images(model, images) -> np.ndarray:
+    """``images`` as float32 ``(n, h, w, c)`` matching the model's input, or a ValueError."""
+    images = np.asarray(images)
+    expected = _input_shape(model)
+    if len(expected) != 3:
+        raise ValueError(
+            f"model {model.name!r} takes inputs of shape {expected}; these explanations need "
+            "images (height, width, channels)"
+        )
+    wanted = "(n, " + ", ".join("?" if d is None else str(d) for d in expected) + ")"
+    if images.ndim != 4 or any(
+        d is not None and d != s for d, s in zip(expected, images.shape[1:], strict=True)
+    ):
+        raise ValueError(
+            f"images must have shape {wanted} for model {model.name!r}; got {images.shape}. "
+            "Prepare them with fmnist_utils.preprocess.prepare (it adds the batch and channel "
+            "axes)."
+        )
+    if len(images) == 0:
+        raise ValueError("images is empty; pass at least one image")
+    if not np.issubdtype(images.dtype, np.floating):
+        raise ValueError(
+            f"images must be prepared float pixels; got dtype {images.dtype}. "
+            "Use fmnist_utils.preprocess.prepare (uint8 0-255 -> float32 0-1)."
+        )
+    return images.astype(np.float32, copy=False)
+
+
+def _class_indices(class_index, n: int, num_classes: int) -> np.ndarray | None:
+    """``None`` (use each prediction), or an int array of length ``n`` checked against K."""
+    if class_index is None:
+        return None
+    indices = np.asarray(class_index)
+    if not np.issubdtype(indices.dtype, np.integer):
+        raise ValueError(f"class_index must be None, an int or a sequence of ints; got {indices!r}")
+    if indices.ndim == 0:
+        indices = np.full(n, int(indices))
+    if indices.shape != (n,):
+        raise ValueError(f"class_index has {indices.size} entries for {n} images")
+    if indices.min() < 0 or indices.max() >= num_classes:
+        raise ValueError(f"class_index must be in 0..{num_classes - 1}; got {indices.tolist()}")
+    return indices.astype(np.int64)
+
+
+def _normalise(maps: np.ndarray) -> np.ndarray:
+    """Scale each map so its maximum is 1 (an all-zero map stays zero); float32 in [0, 1]."""
+    maps = np.nan_to_num(np.asarray(maps, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    maps = np.maximum(maps, 0.0)
+    peak = maps.reshape(len(maps), -1).max(axis=1).reshape(-1, *([1] * (maps.ndim - 1)))
+    safe = np.where(peak > 0, peak, 1.0)
+    return np.clip(maps / safe, 0.0, 1.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Forward passes that expose a layer and the class scores
+# --------------------------------------------------------------------------------------------
+
+
+def _is_softmax(activation) -> bool:
+    return getattr(activation, "__name__", "") == "softmax"
+
+
+def _logit_head(layer) -> Callable | None:
+    """If ``layer`` ends in a softmax, a function from its input to the logits; else None."""
+    keras = _keras()
+    kind = type(layer).__name__
+    if kind == "Softmax" or (kind == "Activation" and _is_softmax(layer.activation)):
+        return lambda h: h
+    if isinstance(layer, keras.layers.Dense) and _is_softmax(layer.activation):
+
+        def dense_logits(h):
+            z = keras.ops.matmul(h, layer.kernel)
+            return z + layer.bias if layer.bias is not None else z
+
+        return dense_logits
+    return None
+
+
+def _forward(model, layer_name: str | None = None) -> Callable:
+    """A function ``x -> (activations of layer_name or None, class scores (n, K))``.
+
+    The scores are logits when the last layer is a softmax (see the module docstring), else the
+    model's output. Sequential models are run layer by layer; Functional models through a
+    sub-model from ``model.inputs`` to ``[layer.output, scores]``.
+    """
+    keras = _keras()
+    _input_shape(model)
+    last = model.layers[-1]
+    head = _logit_head(last)
+    if isinstance(model, keras.Sequential):
+        layers = list(model.layers)
+        if layer_name is not None and layer_name not in [layer.name for layer in layers]:
+            model.get_layer(layer_name)  # raises Keras' "no such layer" ValueError
+
+        def run(x):
+            captured = None
+            body = layers[:-1] if head is not None else layers
+            for layer in body:
+                x = layer(x, training=False)
+                if layer.name == layer_name:
+                    captured = x
+            if head is not None:
+                x = head(x)
+                if last.name == layer_name:
+                    captured = None  # the logits layer itself is not a feature map
+            return captured, x
+
+        return run
+    if head is not None and last.output is not model.outputs[0]:
+        head = None  # the last listed layer is not the output: fall back to the model's output
+    score_tensor = last.input if head is not None else model.outputs[0]
+    outputs = [score_tensor]
+    if layer_name is not None:
+        outputs.insert(0, model.get_layer(layer_name).output)
+    sub = keras.Model(model.inputs[0], outputs)  # one tensor, not a list: no structure warning
+
+    def run_functional(x):
+        result = sub(x, training=False)
+        if layer_name is None:
+            captured, scores = None, result
+        else:
+            captured, scores = result
+        return captured, head(scores) if head is not None else scores
+
+    return run_functional
+
+
+def _num_classes(model) -> int:
+    return int(model.outputs[0].shape[-1])
+
+
+def last_conv_layer(model) -> str:
+    """Name of the last layer with a 4-D output (a feature map), skipping pooling layers.
+
+    For a Conv-BatchNorm-ReLU stage this is the ReLU (the activated map); pooling is skipped
+    because it only shrinks the map of the layer before it, and Grad-CAM wants the finest
+    last map. Only when every 4-D layer is a pooling layer is the last of them returned.
+
+    Raises:
+        ValueError: the model has no layer with a 4-D output (an MLP, for instance).
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> model = models.fast_cnn()  # doctest: +SKIP
+        >>> last_conv_layer(model), last_conv_layer(models.reference_cnn())  # doctest: +SKIP
+        ('conv3_relu', 'conv2')
+    """
+    _input_shape(model)
+    candidates = []
+    for layer in model.layers:
+        if type(layer).__name__ == "InputLayer":
+            continue
+        try:
+            shape = layer.output.shape
+        except (AttributeError, ValueError):  # a layer with no (or several) outputs in graph
+            continue
+        if len(shape) == 4:
+            candidates.append(layer)
+    if not candidates:
+        raise ValueError(
+            f"model {model.name!r} has no layer with a 4-D output (batch, height, width, "
+            "channels), so Grad-CAM has no feature map to use; try saliency() or occlusion()"
+        )
+    convs = [layer for layer in candidates if type(layer).__name__ not in _POOLING]
+    return (convs or candidates)[-1].name
+
+
+def _predicted(run, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """Predicted class of every image (argmax of the class scores)."""
+    preds = [
+        np.argmax(np.asarray(run(images[i : i + batch_size])[1]), axis=-1)
+        for i in range(0, len(images), batch_size)
+    ]
+    return np.concatenate(preds)
+
+
+# --------------------------------------------------------------------------------------------
+# Grad-CAM
+# --------------------------------------------------------------------------------------------
+
+
+def grad_cam(
+    model,
+    images: np.ndarray,
+    class_index: int | Sequence[int] | np.ndarray | None = None,
+    layer_name: str | None = None,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Grad-CAM heat maps (Selvaraju et al. 2017), one per image, at the input's size.
+
+    For the feature maps ``A^k`` of ``layer_name`` (default: :func:`last_conv_layer`) and the
+    class score ``y^c``: weights ``a_k = mean over positions of dy^c/dA^k``, map
+    ``ReLU(sum_k a_k A^k)``, upsampled bilinearly to the image and scaled so each map's maximum
+    is 1 (a map with no positive evidence stays all zeros).
+
+    Args:
+        model: a single-input, single-output Keras model built from an ``Input``.
+        images: prepared float images ``(n, height, width, channels)``.
+        class_index: ``None`` explains each image's predicted class; an int explains that class
+            for every image; a sequence gives one class per image.
+        layer_name: the layer whose feature maps are weighted (it must have a 4-D output).
+        batch_size: images per gradient computation (bounds the memory used).
+
+    Returns:
+        float32 array ``(n, height, width)`` with values in [0, 1].
+
+    Raises:
+        ValueError: the images do not fit the model, the model has no 4-D layer, the layer is
+            not 4-D, or a class index is out of range.
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> x = np.random.rand(3, 28, 28, 1).astype("float32")  # doctest: +SKIP
+        >>> maps = grad_cam(models.fast_cnn(), x)  # doctest: +SKIP
+        >>> maps.shape, float(maps.min()) >= 0, float(maps.max()) <= 1  # doctest: +SKIP
+        ((3, 28, 28), True, True)
+    """
+    tf = _tf()
+    images = _check_images(model, images)
+    indices = _class_indices(class_index, len(images), _num_classes(model))
+    layer_name = layer_name or last_conv_layer(model)
+    rank = len(model.get_layer(layer_name).output.shape)
+    if rank != 4:
+        raise ValueError(
+            f"layer {layer_name!r} has a {rank}-D output; Grad-CAM needs a 4-D feature map "
+            f"(batch, height, width, channels), e.g. {last_conv_layer(model)!r}"
+        )
+    run = _forward(model, layer_name)
+    height, width = images.shape[1:3]
+    maps = []
+    for start in range(0, len(images), batch_size):
+        x = tf.convert_to_tensor(images[start : start + batch_size])
+        with tf.GradientTape() as tape:
+            features, scores = run(x)
+            chosen = (
+                tf.argmax(scores, axis=-1)
+                if indices is None
+                else tf.constant(indices[start : start + batch_size])
+            )
+            score = tf.gather(scores, chosen, axis=1, batch_dims=1)
+        grads = tape.gradient(score, features)
+        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # a_k, one per channel
+        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))  # (n, h', w')
+        cam = tf.image.resize(cam[..., tf.newaxis], (height, width), method="bilinear")
+        maps.append(cam[..., 0].numpy())
+    return _normalise(np.concatenate(maps))
+
+
+# --------------------------------------------------------------------------------------------
+# Gradient saliency (and SmoothGrad)
+# --------------------------------------------------------------------------------------------
+
+
+def saliency(
+    model,
+    images: np.ndarray,
+    class_index: int | Sequence[int] | np.ndarray | None = None,
+    smooth_samples: int = 0,
+    noise: float = 0.15,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Gradient saliency (Simonyan et al. 2014): ``|d score / d pixel|``, max over channels.
+
+    With ``smooth_samples > 0`` this is SmoothGrad (Smilkov et al. 2017): the absolute gradient
+    averaged over that many copies of each image with Gaussian noise of standard deviation
+    ``noise * (max - min)`` of the image added, which removes much of the speckle. The class is
+    chosen on the clean image. Each map is scaled to a maximum of 1.
+
+    Args:
+        model: a single-input, single-output Keras model built from an ``Input``.
+        images: prepared float images ``(n, height, width, channels)``.
+        class_index: ``None`` (predicted class), an int, or one int per image.
+        smooth_samples: noisy copies per image for SmoothGrad (0: plain gradient).
+        noise: noise level as a fraction of each image's value range.
+        seed: seed of the SmoothGrad noise.
+        batch_size: images per gradient computation.
+
+    Returns:
+        float32 array ``(n, height, width)`` with values in [0, 1].
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> x = np.random.rand(2, 28, 28, 1).astype("float32")  # doctest: +SKIP
+        >>> saliency(models.fast_cnn(), x, smooth_samples=8).shape  # doctest: +SKIP
+        (2, 28, 28)
+    """
+    tf = _tf()
+    images = _check_images(model, images)
+    indices = _class_indices(class_index, len(images), _num_classes(model))
+    run = _forward(model)
+    if indices is None:
+        indices = _predicted(run, images, batch_size)
+    rng = np.random.default_rng(seed)
+
+    def abs_gradient(x: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            _, scores = run(x)
+            score = tf.gather(scores, tf.constant(classes), axis=1, batch_dims=1)
+        return np.abs(tape.gradient(score, x).numpy()).max(axis=-1)
+
+    if smooth_samples <= 0:
+        maps = [
+            abs_gradient(images[i : i + batch_size], indices[i : i + batch_size])
+            for i in range(0, len(images), batch_size)
+        ]
+        return _normalise(np.concatenate(maps))
+    # SmoothGrad: all noisy copies of a few images go through one gradient computation
+    per_chunk = max(1, batch_size // smooth_samples)
+    maps = []
+    for start in range(0, len(images), per_chunk):
+        x = images[start : start + per_chunk]
+        spread = (x.max(axis=(1, 2, 3)) - x.min(axis=(1, 2, 3))).reshape(1, -1, 1, 1, 1)
+        noisy = x[None] + rng.normal(size=(smooth_samples, *x.shape)) * noise * spread
+        classes = np.tile(indices[start : start + per_chunk], smooth_samples)
+        grads = abs_gradient(noisy.reshape(-1, *x.shape[1:]).astype(np.float32), classes)
+        maps.append(grads.reshape(smooth_samples, len(x), *x.shape[1:3]).mean(axis=0))
+    return _normalise(np.concatenate(maps))
+
+
+# --------------------------------------------------------------------------------------------
+# Occlusion sensitivity
+# --------------------------------------------------------------------------------------------
+
+
+def _positions(size: int, patch: int, stride: int) -> list[int]:
+    """Top-left corners along one axis so that patches cover the whole axis."""
+    starts = list(range(0, size - patch + 1, stride))
+    if starts[-1] != size - patch:
+        starts.append(size - patch)
+    return starts
+
+
+def occlusion(
+    model,
+    images: np.ndarray,
+    class_index: int | Sequence[int] | np.ndarray | None = None,
+    patch: int = 4,
+    stride: int = 2,
+    fill: float = 0.0,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """Occlusion sensitivity (Zeiler and Fergus 2014): the drop of the class probability when a
+    ``patch x patch`` square of the image is set to ``fill``.
+
+    The square slides with ``stride`` (the last row and column of positions touch the image's
+    edge, so every pixel is covered); each pixel gets the mean drop over the squares that cover
+    it. All occluded copies are predicted in batches of ``batch_size``. Positive values: covering
+    the place lowers the class's output (evidence for the class); negative: covering it raises
+    the output. For the course's softmax models the values are probabilities, in [-1, 1].
+
+    Args:
+        model: a single-input, single-output Keras model built from an ``Input``.
+        images: prepared float images ``(n, height, width, channels)``.
+        class_index: ``None`` (predicted class), an int, or one int per image.
+        patch: side of the square, in pixels.
+        stride: step between squares, in pixels.
+        fill: the value the covered pixels get (0 = black, the Fashion-MNIST background).
+        batch_size: occluded images per prediction call.
+
+    Returns:
+        float32 array ``(n, height, width)``: probability drops (not rescaled).
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> x = np.random.rand(2, 28, 28, 1).astype("float32")  # doctest: +SKIP
+        >>> occlusion(models.fast_cnn(), x, patch=4, stride=2).shape  # doctest: +SKIP
+        (2, 28, 28)
+    """
+    images = _check_images(model, images)
+    n, height, width = images.shape[:3]
+    if not (1 <= patch <= min(height, width)) or stride < 1:
+        raise ValueError(
+            f"patch must be in 1..{min(height, width)} and stride at least 1; got {patch}, {stride}"
+        )
+    indices = _class_indices(class_index, n, _num_classes(model))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.asarray(model(x[i : i + batch_size], training=False))
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+
+    base = predict(images)
+    if indices is None:
+        indices = base.argmax(axis=-1)
+    base_score = base[np.arange(n), indices]
+    corners = [
+        (r, c) for r in _positions(height, patch, stride) for c in _positions(width, patch, stride)
+    ]
+    masks = np.ones((len(corners), height, width, 1), np.float32)
+    for k, (r, c) in enumerate(corners):
+        masks[k, r : r + patch, c : c + patch] = 0.0
+    coverage = (1.0 - masks[..., 0]).sum(axis=0)  # squares covering each pixel
+    maps = np.zeros((n, height, width), np.float32)
+    per_chunk = max(1, batch_size // len(corners))
+    for start in range(0, n, per_chunk):
+        x = images[start : start + per_chunk]
+        occluded = x[:, None] * masks[None] + fill * (1.0 - masks[None])  # (m, P, h, w, c)
+        occluded = occluded.reshape(-1, *images.shape[1:]).astype(np.float32)
+        probs = predict(occluded).reshape(len(x), len(corners), -1)
+        classes = indices[start : start + per_chunk]
+        drop = base_score[start : start + per_chunk, None] - probs[np.arange(len(x)), :, classes]
+        # spread each square's drop over the pixels it covered: (m, P) @ (P, h*w)
+        covered = (1.0 - masks[..., 0]).reshape(len(corners), -1)
+        maps[start : start + len(x)] = (drop @ covered).reshape(len(x), height, width)
+    return (maps / np.maximum(coverage, 1.0)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Sanity check: randomised weights (Adebayo et al. 2018)
+# --------------------------------------------------------------------------------------------
+
+
+def _seed_initializers(config: dict, seed: int) -> dict:
+    """A copy of a layer config whose initialisers carry ``seed`` (so re-drawing is repeatable)."""
+    config = dict(config)
+    for key, value in config.items():
+        if key.endswith("_initializer") and isinstance(value, dict):
+            inner = dict(value.get("config") or {})
+            if "seed" in inner or value.get("class_name") in (
+                "GlorotUniform",
+                "GlorotNormal",
+                "HeUniform",
+                "HeNormal",
+                "LecunUniform",
+                "LecunNormal",
+                "RandomUniform",
+                "RandomNormal",
+                "TruncatedNormal",
+                "VarianceScaling",
+                "Orthogonal",
+            ):
+                inner["seed"] = seed
+                config[key] = {**value, "config": inner}
+    return config
+
+
+def randomized_copy(model, seed: int = 0, layers: Sequence[str] | None = None):
+    """A copy of ``model`` with freshly initialised weights, for the saliency sanity check.
+
+    ``keras.models.clone_model`` rebuilds every layer from its config; each layer's initialisers
+    get the seed ``seed + its position``, so the same seed gives the same weights. With
+    ``layers`` (names) only those layers are re-initialised and every other layer keeps the
+    trained weights: randomising from the top down ("cascading randomisation") shows from which
+    layer on the maps stop depending on what was learned. The original model is not changed.
+
+    Example:
+        >>> random_model = randomized_copy(model, seed=1)  # doctest: +SKIP
+        >>> top_only = randomized_copy(model, seed=1, layers=["probabilities"])  # doctest: +SKIP
+    """
+    keras = _keras()
+    names = [layer.name for layer in model.layers]
+    if layers is not None:
+        unknown = sorted(set(layers) - set(names))
+        if unknown:
+            raise ValueError(f"no such layers in {model.name!r}: {unknown}; it has {names}")
+    position = {name: i for i, name in enumerate(names)}
+
+    def clone(layer):
+        config = _seed_initializers(layer.get_config(), seed + position.get(layer.name, 0))
+        return layer.__class__.from_config(config)
+
+    copy = keras.models.clone_model(model, clone_function=clone)
+    keep = set(names) - set(layers) if layers is not None else set()
+    for layer in model.layers:
+        if layer.name in keep and layer.weights:
+            copy.get_layer(layer.name).set_weights(layer.get_weights())
+    return copy
+
+
+def map_correlation(maps_a: np.ndarray, maps_b: np.ndarray) -> np.ndarray:
+    """Spearman rank correlation between paired heat maps, one value per image.
+
+    Rank correlation compares which pixels a map ranks high, whatever the scale; Adebayo et al.
+    (2018) use it to show whether a map changes when the model's weights are randomised.
+    An image whose map is constant in either set gets ``nan``.
+
+    Example:
+        >>> a = np.arange(8.0).reshape(2, 2, 2)
+        >>> map_correlation(a, a ** 2).tolist(), map_correlation(a, -a).tolist()
+        ([1.0, 1.0], [-1.0, -1.0])
+    """
+    from scipy.stats import rankdata
+
+    a = np.asarray(maps_a, dtype=np.float64)
+    b = np.asarray(maps_b, dtype=np.float64)
+    if a.shape != b.shape:
+        raise ValueError(f"maps must have the same shape; got {a.shape} and {b.shape}")
+    ra = rankdata(a.reshape(len(a), -1), axis=1)
+    rb = rankdata(b.reshape(len(b), -1), axis=1)
+    ra -= ra.mean(axis=1, keepdims=True)
+    rb -= rb.mean(axis=1, keepdims=True)
+    denom = np.sqrt((ra**2).sum(axis=1) * (rb**2).sum(axis=1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(denom > 0, (ra * rb).sum(axis=1) / np.where(denom > 0, denom, 1), np.nan)
