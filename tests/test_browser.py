@@ -1,0 +1,201 @@
+"""End to end in a real browser: Debian's headless chromium, driven by Selenium, uploads a real
+Fashion-MNIST test image to the page of the running web service (uvicorn on a free loopback
+port) and reads the prediction off the page.
+
+Needs the Debian packages chromium and chromium-driver (``apt-get install -y chromium
+chromium-driver``; .ci/run installs them when it runs as root). Selenium is pointed at
+/usr/bin/chromium and /usr/bin/chromedriver, so it never tries to download a browser or a
+driver. A screenshot of the page after the prediction is saved to reports/serve_page.png.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import socket
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+from fmnist_utils import data, serve
+
+ROOT = Path(__file__).resolve().parents[1]
+SCREENSHOT = ROOT / "reports" / "serve_page.png"
+
+
+def _installed(name: str) -> str | None:
+    """/usr/bin/NAME (Debian's package), else NAME on the PATH, else None."""
+    for path in (f"/usr/bin/{name}", shutil.which(name)):
+        if path and os.path.exists(path):
+            return path
+    return None
+
+
+CHROMIUM, CHROMEDRIVER = _installed("chromium"), _installed("chromedriver")
+
+pytestmark = [
+    pytest.mark.skipif(
+        CHROMIUM is None or CHROMEDRIVER is None,
+        reason="the browser test needs Debian's chromium and chromium-driver "
+        "(apt-get install -y chromium chromium-driver); not installed here",
+    ),
+    pytest.mark.filterwarnings(
+        "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+    ),
+]
+
+
+@pytest.fixture(scope="session")
+def small_model_path(tmp_path_factory) -> Path:
+    """The small model of tests/test_serve.py (the same file: trained once per session)."""
+    path = tmp_path_factory.getbasetemp() / "serve-model" / "small.keras"
+    if not path.is_file():
+        serve.train_model(
+            path, epochs=2, per_class=400, filters=(16, 32, 64), batch_size=64,
+            validation=1000, verbose=0,
+        )  # fmt: skip
+    return path
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server_url(small_model_path):
+    """uvicorn serving the small model in a background thread, stopped after the module."""
+    import uvicorn
+
+    app = serve.create_app(small_model_path)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never go online
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from selenium import webdriver
+        from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",  # root in containers and CI
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1100,1250",
+    ):
+        options.add_argument(argument)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def _wait_for_state(driver, states: tuple[str, ...], timeout: float = 60) -> str:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = driver.execute_script("return document.body.dataset.state")
+        if state in states:
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"the page stayed in state {state!r} for {timeout} s")
+
+
+def _upload(driver, url: str, path: Path) -> str:
+    from selenium.webdriver.common.by import By
+
+    driver.get(url + "/")
+    assert driver.title == "Fashion-MNIST classifier"
+    driver.find_element(By.ID, "file").send_keys(str(path))
+    return _wait_for_state(driver, ("done", "error"))
+
+
+def test_page_shows_the_prediction_of_a_real_test_image(browser, server_url, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    (_, _), (x_test, y_test) = data.load_fashion_mnist()
+    # the first test image the model gets right (the API says which), saved as a PNG file
+    for index in range(30):
+        png = io.BytesIO()
+        Image.fromarray(x_test[index]).save(png, "PNG")
+        answer = httpx.post(
+            server_url + "/predict", files={"file": ("item.png", png.getvalue())}, timeout=60
+        ).json()
+        if answer["predicted"]["index"] == y_test[index]:
+            break
+    else:
+        pytest.fail("the model got none of the first 30 test images right")
+    path = tmp_path / f"fashion_mnist_test_{index}.png"
+    path.write_bytes(png.getvalue())
+    true_class = data.CLASS_NAMES[y_test[index]]
+
+    assert _upload(browser, server_url, path) == "done"
+    shown = browser.find_element(By.ID, "predicted-class").text
+    assert shown == answer["predicted"]["name"] == true_class
+
+    # the 28x28 model input, the Grad-CAM overlay and the photo itself are displayed
+    sizes = browser.execute_script(
+        "return ['original', 'model-input', 'gradcam'].map(id => {"
+        "  const img = document.getElementById(id);"
+        "  return [img.complete, img.naturalWidth, img.naturalHeight]; });"
+    )
+    assert sizes == [[True, 28, 28], [True, 28, 28], [True, serve.OVERLAY_SIZE, serve.OVERLAY_SIZE]]
+    # ten bars; the highlighted one is the predicted class, its width its probability
+    rows = browser.find_elements(By.CSS_SELECTOR, "#bars .bar-row")
+    assert [row.get_attribute("data-cls") for row in rows] == list(data.CLASS_NAMES)
+    best = browser.find_element(By.CSS_SELECTOR, "#bars .bar-row.best")
+    assert best.get_attribute("data-cls") == true_class
+    width = best.find_element(By.CSS_SELECTOR, ".bar > span").get_attribute("style")
+    assert f"{100 * answer['predicted']['probability']:.1f}%" in width
+    # offline: every resource the page loaded came from the server itself
+    origins = browser.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).origin);"
+    )
+    assert set(origins) <= {server_url}
+
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    time.sleep(0.4)  # let the bars' width transition finish before the screenshot
+    assert browser.save_screenshot(str(SCREENSHOT))
+    assert Image.open(SCREENSHOT).size[0] >= 1000
+
+
+def test_page_shows_a_clear_error_and_then_works_again(browser, server_url, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    bad = tmp_path / "notes.png"
+    bad.write_text("these are notes, not a picture")
+    assert _upload(browser, server_url, bad) == "error"
+    error = browser.find_element(By.ID, "error")
+    assert error.is_displayed() and "not an image Pillow can read" in error.text
+
+    (_, _), (x_test, _) = data.load_fashion_mnist()
+    good = tmp_path / "good.png"
+    Image.fromarray(255 - np.asarray(x_test[7])).save(good)  # dark item on white, like a photo
+    browser.execute_script("document.body.dataset.state = 'idle'")
+    browser.find_element(By.ID, "file").send_keys(str(good))
+    assert _wait_for_state(browser, ("done", "error")) == "done"
+    assert not browser.find_element(By.ID, "error").is_displayed()
+    assert browser.find_element(By.ID, "predicted-class").text in data.CLASS_NAMES
