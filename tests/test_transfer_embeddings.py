@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
@@ -144,3 +146,16 @@ def test_retrieval_gallery_returns_a_figure(images):
     red = [ax.spines["top"].get_edgecolor()[:3] == (1.0, 0.0, 0.0) for ax in fig.axes]
     assert sum(red) == sum(wrong)
     plt.close(fig)
+
+
+def test_imagenet_download_failure_is_quick_and_reported(monkeypatch):
+    # ".invalid" never resolves (RFC 2606), online or not: the probe fails and nothing is fetched.
+    monkeypatch.setattr(models, "IMAGENET_WEIGHTS_URL", "https://weights.invalid/")
+    start = time.perf_counter()
+    backbone, info = models.imagenet_backbone("MobileNetV3Small", 32, weights="imagenet", timeout=5)
+    assert info["weights_available"] is False
+    assert info["source"] == "random"
+    assert "cannot reach https://weights.invalid/" in info["message"]
+    assert info["seconds"] <= 5.5
+    assert time.perf_counter() - start < 60
+    assert backbone.output.shape[1:] == (576,)
