@@ -1,4 +1,4 @@
-"""Test-session settings shared by the unit tests, the notebook runs and nbval.
+"""Test-session settings for every pytest run here: unit tests, notebook runs and nbval.
 
 The kernels that papermill and nbval start inherit this process's environment, so setting the
 variables here keeps every notebook executed by the tests in the smoke profile and keeps their
