@@ -1265,7 +1265,8 @@ def show_augmentations(
     ``augment`` takes a batch of float images ``(n, 28, 28, 1)`` in [0, 1] and returns the
     transformed batch: a Keras layer or model (called with ``training=True``, so its random
     layers act) or any function. uint8 images are scaled to [0, 1] first. Every panel is drawn
-    on the same scale, 0 black to 1 white.
+    on the same scale, 0 black to 1 white, each pixel as a sharp square (so any blur is the
+    transformation's, not the display's).
 
     Example:
         >>> from fmnist_utils.preprocess import augmenter
@@ -1299,7 +1300,9 @@ def show_augmentations(
     for r in range(n):
         for c, version in enumerate(versions):
             ax = axes[r, c]
-            ax.imshow(version[r].squeeze(), cmap="gray", vmin=0.0, vmax=1.0)
+            ax.imshow(
+                version[r].squeeze(), cmap="gray", vmin=0.0, vmax=1.0, interpolation="nearest"
+            )
             _bare(ax)
         if labels is not None:
             axes[r, 0].set_ylabel(
