@@ -52,18 +52,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(scope="session")
-def small_model_path(tmp_path_factory) -> Path:
-    """The small model of tests/test_serve.py (the same file: trained once per session)."""
-    path = tmp_path_factory.getbasetemp() / "serve-model" / "small.keras"
-    if not path.is_file():
-        serve.train_model(
-            path, epochs=2, per_class=400, filters=(16, 32, 64), batch_size=64,
-            validation=1000, verbose=0,
-        )  # fmt: skip
-    return path
-
-
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

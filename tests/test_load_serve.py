@@ -10,26 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from fmnist_utils import serve
-
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "load_serve.py"
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
-
-
-@pytest.fixture(scope="session")
-def small_model_path(tmp_path_factory) -> Path:
-    """The small model of tests/test_serve.py (the same file: trained once per session)."""
-    path = tmp_path_factory.getbasetemp() / "serve-model" / "small.keras"
-    if not path.is_file():
-        serve.train_model(
-            path, epochs=2, per_class=400, filters=(16, 32, 64), batch_size=64,
-            validation=1000, verbose=0,
-        )  # fmt: skip
-    return path
 
 
 def _script():

@@ -45,18 +45,6 @@ def fmnist():
 
 
 @pytest.fixture(scope="session")
-def small_model_path(tmp_path_factory) -> Path:
-    """A small fast_cnn trained for seconds on real data (the browser and load tests share it)."""
-    path = tmp_path_factory.getbasetemp() / "serve-model" / "small.keras"
-    if not path.is_file():
-        serve.train_model(
-            path, epochs=2, per_class=400, filters=(16, 32, 64), batch_size=64,
-            validation=1000, verbose=0,
-        )  # fmt: skip
-    return path
-
-
-@pytest.fixture(scope="session")
 def client(small_model_path) -> TestClient:
     app = serve.create_app(small_model_path, max_upload_bytes=UPLOAD_LIMIT)
     with TestClient(app) as test_client:
