@@ -69,10 +69,10 @@ def reference_cnn(dropout: float = 0.5, name: str = "reference_cnn"):
     return keras.Model(inputs, outputs, name=name)
 
 
-def _conv_bn_relu(x, filters: int, name: str):
+def _conv_bn_relu(x, filters: int, name: str, stride: int = 1):
     keras = _keras()
     layers = keras.layers
-    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=name)(x)
+    x = layers.Conv2D(filters, 3, strides=stride, padding="same", use_bias=False, name=name)(x)
     # momentum 0.9 (Keras' default is 0.99): the running statistics used at test time keep up
     # with weights that change fast in short CPU trainings, so validation curves are smoother.
     x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
@@ -110,6 +110,60 @@ def fast_cnn(
     return keras.Model(inputs, outputs, name=name)
 
 
+def _residual_block(x, filters: int, stride: int, name: str):
+    """Two 3x3 Conv-BN layers plus a shortcut; a 1x1 convolution matches shapes when needed."""
+    keras = _keras()
+    layers = keras.layers
+    shortcut = x
+    h = _conv_bn_relu(x, filters, f"{name}_conv1", stride=stride)
+    h = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv2")(h)
+    h = layers.BatchNormalization(momentum=0.9, name=f"{name}_conv2_bn")(h)
+    if stride != 1 or shortcut.shape[-1] != filters:
+        shortcut = layers.Conv2D(
+            filters, 1, strides=stride, use_bias=False, name=f"{name}_shortcut"
+        )(shortcut)
+        shortcut = layers.BatchNormalization(momentum=0.9, name=f"{name}_shortcut_bn")(shortcut)
+    h = layers.Add(name=f"{name}_add")([h, shortcut])
+    return layers.ReLU(name=f"{name}_relu")(h)
+
+
+def resnet_cnn(
+    widths: tuple[int, ...] = (32, 64, 128),
+    blocks: int = 1,
+    dropout: float = 0.0,
+    name: str = "resnet_cnn",
+):
+    """A small ResNet for 28x28 images: the course's best model (notebook 13).
+
+    A Conv-BN-ReLU stem with ``widths[0]`` filters at 28x28 and 2x2 max pooling to 14x14; then
+    one stage per width, each of ``blocks`` residual blocks (two 3x3 Conv-BN layers whose
+    input is added back to their output, He et al. 2016); every stage after the first halves
+    the resolution with a stride-2 convolution (14 -> 7 -> 4). Global average pooling,
+    ``dropout`` and a Dense softmax close it. Pooling right after the stem keeps the costly
+    28x28 resolution to one cheap convolution: on a CPU, time goes where the pixels are.
+
+    Example:
+        >>> resnet_cnn().count_params()  # doctest: +SKIP
+    """
+    keras = _keras()
+    layers = keras.layers
+    inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
+    x = _conv_bn_relu(inputs, widths[0], "stem")
+    x = layers.MaxPooling2D(2, name="stem_pool")(x)
+    for stage, width in enumerate(widths, 1):
+        for block in range(1, blocks + 1):
+            stride = 2 if stage > 1 and block == 1 else 1
+            x = _residual_block(x, width, stride, f"stage{stage}_block{block}")
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    if dropout:
+        x = layers.Dropout(dropout, name="dropout")(x)
+    # float32 output: under a mixed-precision policy the softmax and the loss stay exact
+    outputs = layers.Dense(
+        NUM_CLASSES, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
+    return keras.Model(inputs, outputs, name=name)
+
+
 def compile_model(model, learning_rate: float = 1e-3, optimizer=None):
     """Compile with Adam (unless ``optimizer`` is given), sparse categorical cross-entropy and
     accuracy: integer labels, softmax outputs. Returns the model.
@@ -131,6 +185,7 @@ BUILDERS = {
     "reference_mlp": reference_mlp,
     "reference_cnn": reference_cnn,
     "fast_cnn": fast_cnn,
+    "resnet_cnn": resnet_cnn,
 }
 # --- how CNNs see (04) ---
 
