@@ -580,9 +580,10 @@ class Recipe:
     random place; 0 is off) and ``erasing`` (the probability of blanking a random rectangle).
     ``ema`` evaluates the exponential moving average of the weights instead of the last weights;
     its momentum is ``ema_momentum``, or, when that is None, :func:`ema_momentum_for` the run's
-    length (the average then spans about the last tenth of the steps). ``tta`` averages the predictions for each
-    image and its mirror image (used by :func:`predict_recipe`). ``precision`` is a Keras
-    dtype policy (``"mixed_bfloat16"`` is faster on CPUs with bfloat16 instructions).
+    length (the average then spans about the last tenth of the steps). ``tta`` averages the
+    predictions for each image and its mirror image (used by :func:`predict_recipe`).
+    ``precision`` is a Keras dtype policy (``"mixed_bfloat16"`` is faster on CPUs with bfloat16
+    instructions).
     Change one field with ``dataclasses.replace(recipe, flip=False)``; see :data:`RECIPES`.
     """
 
