@@ -696,10 +696,10 @@ def recipe_dataset(recipe: Recipe, x, y, seed: int = 42):
     """
     import tensorflow as tf
 
-    from fmnist_utils.preprocess import NUM_CLASSES
+    from fmnist_utils.preprocess import one_hot
 
     x = np.asarray(x, dtype=np.float32)
-    targets = np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(y)]
+    targets = one_hot(np.asarray(y))
     ds = (
         tf.data.Dataset.from_tensor_slices((x, targets))
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
@@ -798,7 +798,7 @@ def fit_recipe(
     """
     import keras
 
-    from fmnist_utils.preprocess import NUM_CLASSES
+    from fmnist_utils.preprocess import one_hot
 
     keras.backend.clear_session(free_memory=False)
     set_seed(seed)
@@ -813,7 +813,7 @@ def fit_recipe(
         x_val, y_val = validation_data
         validation_data = (
             np.asarray(x_val, dtype=np.float32),
-            np.eye(NUM_CLASSES, dtype=np.float32)[np.asarray(y_val)],
+            one_hot(np.asarray(y_val)),
         )
     history = fit(
         model,
