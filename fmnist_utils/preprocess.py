@@ -227,9 +227,10 @@ def _random_cutout_class():
         passes the images unchanged with ``training=False`` (``predict``, ``evaluate``). The square
         lies wholly inside the image, and each image gets one with probability ``probability``.
         Images are ``(batch, height, width, channels)``; every channel is filled with
-        ``fill_value`` (0, black, is the Fashion-MNIST background). Keras 3.8 has no
-        ``RandomErasing`` layer, hence this one; it works inside a model and in a ``tf.data``
-        pipeline, and it is saved and loaded with the model.
+        ``fill_value`` (0, black, is the Fashion-MNIST background). This is cutout as DeVries
+        and Taylor defined it, a square of fixed size; Keras' ``RandomErasing`` (used by
+        ``train.recipe_augmenter``) draws a rectangle of random area and shape instead. It works
+        inside a model and in a ``tf.data`` pipeline, and it is saved and loaded with the model.
 
         Example:
             >>> cut = RandomCutout(size=8, seed=0)  # doctest: +SKIP
