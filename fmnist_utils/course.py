@@ -45,6 +45,10 @@ from typing import Any, TextIO
 from fmnist_utils.train import ENV_VAR as PROFILE_ENV
 from fmnist_utils.train import PROFILES
 
+#: Seconds one cell may run in each profile when ``course run`` is given no ``--timeout``. The
+#: full profile trains notebook 13's final model for up to an hour in one cell.
+CELL_TIMEOUTS = {"smoke": 900, "default": 900, "full": 7200}
+
 #: Environment variable naming the file :func:`save_metrics` writes to.
 METRICS_ENV = "FMNIST_METRICS_PATH"
 #: Environment variable naming where ``viz.save_figure`` writes (kept in step with viz).
@@ -483,7 +487,8 @@ def _write_summary(
     lines = [
         f"# Course run: profile {profile}",
         "",
-        f"Started {summary['started_at']}; {len(results)} notebooks, "
+        f"Started {summary['started_at']}; {len(results)} "
+        f"notebook{'' if len(results) == 1 else 's'}, "
         f"{summary['passed']} passed, {summary['failed']} failed, total {_clock(seconds)}"
         + ("" if complete else " (run still in progress)")
         + ".",
@@ -696,9 +701,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--timeout",
         type=float,
-        default=900,
+        default=None,
         metavar="SECONDS",
-        help="time limit per cell (default: %(default)s)",
+        help="time limit per cell (default: "
+        + ", ".join(f"{seconds} s in {name}" for name, seconds in CELL_TIMEOUTS.items())
+        + ")",
     )
 
     sync = sub.add_parser(
@@ -739,7 +746,7 @@ def _main_run(args: argparse.Namespace) -> int:
         reports_dir=args.reports,
         profile=profile,
         only=args.only,
-        cell_timeout=args.timeout,
+        cell_timeout=args.timeout if args.timeout is not None else CELL_TIMEOUTS[profile],
         stream=sys.stdout,
     )
     reports = Path(args.reports)

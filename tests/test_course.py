@@ -237,6 +237,23 @@ def test_main_bad_only_returns_2(tmp_path, capsys):
     assert "'05'" in err and "01_one" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [(["--profile", "full"], 7200), (["--profile", "smoke"], 900), (["--timeout", "30"], 30)],
+)
+def test_cell_timeout_follows_the_profile_unless_given(tmp_path, monkeypatch, argv, expected):
+    make_notebook(tmp_path / "01_one.ipynb")
+    seen = {}
+
+    def fake_run_course(**kwargs):
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr("fmnist_utils.course.run_course", fake_run_course)
+    main(["run", "--notebooks", str(tmp_path), "--reports", str(tmp_path / "r"), *argv])
+    assert seen["cell_timeout"] == expected
+
+
 def test_bad_profile(tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match="smoke, default, full"):
         run_course(tmp_path, tmp_path / "r", profile="quick")
