@@ -20,6 +20,9 @@ def quiet_tensorflow() -> None:
     ``TF_CPP_MIN_LOG_LEVEL`` (tensorflow/tensorflow#100442), and its first device query logs
     "failed call to cuInit" on a machine without a GPU. This points file descriptor 2 at
     /dev/null during the import and that first query only; a failing import still raises.
+    It also drops TensorFlow's "triggered tf.function retracing" warning, which every loop
+    that trains and evaluates fresh models (an ablation, a sweep) sets off although nothing
+    is wrong; other TensorFlow warnings still show.
 
     Example:
         >>> import fmnist_utils; fmnist_utils.quiet_tensorflow()  # doctest: +SKIP
@@ -30,6 +33,7 @@ def quiet_tensorflow() -> None:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     if "tensorflow" in sys.modules:
+        _drop_retracing_warnings()
         return
     sys.stderr.flush()
     saved = os.dup(2)
@@ -43,3 +47,18 @@ def quiet_tensorflow() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
+    _drop_retracing_warnings()
+
+
+def _not_a_retracing_warning(record) -> bool:
+    """``logging`` filter: False for TensorFlow's tf.function retracing warning."""
+    return "triggered tf.function retracing" not in record.getMessage()
+
+
+def _drop_retracing_warnings() -> None:
+    """Attach :func:`_not_a_retracing_warning` to TensorFlow's logger (once)."""
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    if _not_a_retracing_warning not in logger.filters:
+        logger.addFilter(_not_a_retracing_warning)

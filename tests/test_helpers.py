@@ -60,3 +60,26 @@ def test_figures_dir_finds_the_repository(monkeypatch, tmp_path):
     assert viz.figures_dir() == repo.resolve() / "figures"
     monkeypatch.chdir(tmp_path)
     assert viz.figures_dir() == tmp_path.resolve() / "figures"
+
+
+def test_quiet_tensorflow_drops_only_the_retracing_warning():
+    import logging
+
+    import fmnist_utils
+
+    fmnist_utils.quiet_tensorflow()
+    fmnist_utils.quiet_tensorflow()  # twice: still one filter
+    import tensorflow as tf
+
+    logger = tf.get_logger()
+    assert logger.filters.count(fmnist_utils._not_a_retracing_warning) == 1
+    seen: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: seen.append(record.getMessage())
+    logger.addHandler(handler)
+    try:
+        logger.warning("5 out of the last 5 calls to <function f> triggered tf.function retracing.")
+        logger.warning("something else is wrong")
+    finally:
+        logger.removeHandler(handler)
+    assert seen == ["something else is wrong"]
