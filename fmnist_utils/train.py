@@ -649,7 +649,9 @@ RECIPES = {
         ema=False,
         tta=False,
     ),
-    "best": Recipe(epochs=10, precision="mixed_bfloat16"),
+    # No random crop: notebook 13's ablations measured that it costs accuracy on Fashion-MNIST,
+    # whose items are centred (shifted images are ones the test set does not contain).
+    "best": Recipe(epochs=10, crop=0, precision="mixed_bfloat16"),
 }
 
 

@@ -98,7 +98,8 @@ def test_build_recipe_compiles_its_optimizer_schedule_and_loss():
 def test_augmenter_has_the_recipes_layers_and_keeps_images_valid(real_sets):
     (x, _), _ = real_sets
     best = train.RECIPES["best"]
-    augment = train.recipe_augmenter(best, seed=0)
+    assert [layer.name for layer in train.recipe_augmenter(best).layers] == ["flip", "erasing"]
+    augment = train.recipe_augmenter(dataclasses.replace(best, crop=2), seed=0)
     assert [layer.name for layer in augment.layers] == ["flip", "pad", "crop", "erasing"]
     out = keras.ops.convert_to_numpy(augment(x[:64], training=True))
     assert out.shape == (64, 28, 28, 1)
