@@ -1,4 +1,8 @@
-"""Metrics tables with scikit-learn: overall, per class, and the pairs a model confuses.
+"""Metrics tables with scikit-learn, and verdicts: is one model or trick really better?
+
+``compare`` is the course's one way to say that one thing beats another: it takes the scores of
+several seeds (or the predictions of two models on the same test images), and returns the
+difference, its confidence interval and a verdict from :data:`VERDICTS`.
 
 Example:
     >>> y_true = np.array([0, 0, 1, 1]); y_pred = np.array([0, 1, 1, 1])
@@ -8,7 +12,8 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
@@ -322,6 +327,266 @@ def bootstrap_accuracy_ci(
         "confidence": float(confidence),
         "n_resamples": int(n_resamples),
     }
+
+
+# --- comparisons: differences with their uncertainty, and a verdict (every notebook) ---
+
+#: The verdicts :func:`compare` gives, from ``a``'s point of view.
+BETTER = "better"
+WORSE = "worse"
+NO_DIFFERENCE = "no measurable difference at this budget"
+NO_CONCLUSION = "one seed: no conclusion"
+VERDICTS: tuple[str, ...] = (BETTER, WORSE, NO_DIFFERENCE, NO_CONCLUSION)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The result of :func:`compare`: ``a`` minus ``b``, its interval, and the verdict.
+
+    ``difference`` is ``mean_a - mean_b``; ``low`` and ``high`` bound it with the given
+    ``confidence`` (NaN when one seed cannot say how much runs vary). ``verdict`` is one of
+    :data:`VERDICTS` and speaks for ``a``: "better" means ``a`` is better than ``b`` (higher, or
+    lower when ``higher_is_better`` is False). ``method`` names how the interval was made;
+    ``p_value`` is McNemar's exact test for two models' predictions on one test set, else the
+    t-test's. ``str()`` is one sentence that a notebook can print; :meth:`as_dict` goes into
+    ``metrics.json``.
+    """
+
+    a: str
+    b: str
+    metric: str
+    mean_a: float
+    mean_b: float
+    n_a: int
+    n_b: int
+    difference: float
+    low: float
+    high: float
+    confidence: float
+    method: str
+    p_value: float
+    higher_is_better: bool
+    verdict: str
+    digits: int = 4
+    unit: str = "seed"
+
+    def sentence(self) -> str:
+        """``a`` vs ``b``: the two means, the difference with its interval, the verdict."""
+        d = self.digits
+        if self.method.startswith("McNemar"):
+            sizes = f"on the same {self.n_a:,} images"
+        elif self.n_a == self.n_b:
+            sizes = f"{self.n_a} {_plural(self.unit, self.n_a)} each"
+        else:
+            sizes = f"{self.n_a} vs {self.n_b} {_plural(self.unit, 2)}"
+        text = (
+            f"{self.a} vs {self.b}, {self.metric}: {self.mean_a:.{d}f} vs {self.mean_b:.{d}f} "
+            f"({sizes}); difference {self.difference:+.{d}f}"
+        )
+        if np.isfinite(self.low):
+            text += (
+                f", {self.confidence:.0%} CI [{self.low:+.{d}f}, {self.high:+.{d}f}] "
+                f"({self.method}"
+                + (f", p = {self.p_value:.2g}" if np.isfinite(self.p_value) else "")
+                + ")"
+            )
+        verdict = {
+            BETTER: f"{self.a} is better",
+            WORSE: f"{self.a} is worse",
+        }.get(self.verdict, self.verdict)
+        return f"{text} -> {verdict}."
+
+    def __str__(self) -> str:
+        return self.sentence()
+
+    def _repr_pretty_(self, printer, cycle) -> None:  # IPython shows the sentence
+        printer.text(self.sentence())
+
+    def as_dict(self) -> dict:
+        """Every field, for ``metrics.json`` (NaN becomes None there)."""
+        return asdict(self)
+
+
+def _plural(unit: str, n: int) -> str:
+    return unit if n == 1 else f"{unit}s"
+
+
+def _verdict(low: float, high: float, higher_is_better: bool) -> str:
+    if low > 0:
+        return BETTER if higher_is_better else WORSE
+    if high < 0:
+        return WORSE if higher_is_better else BETTER
+    return NO_DIFFERENCE
+
+
+def _as_labels(values: np.ndarray) -> np.ndarray:
+    """Predicted labels: a 1-D array as it is, rows of probabilities as their argmax."""
+    values = np.asarray(values)
+    return values.argmax(axis=1) if values.ndim == 2 else values
+
+
+def compare(
+    a: Sequence[float] | np.ndarray,
+    b: Sequence[float] | np.ndarray,
+    names: tuple[str, str] = ("A", "B"),
+    *,
+    metric: str = "accuracy",
+    y_true: np.ndarray | None = None,
+    higher_is_better: bool = True,
+    paired: bool | None = None,
+    unit: str = "seed",
+    confidence: float = 0.95,
+    n_resamples: int = 2000,
+    seed: int = 0,
+    digits: int = 4,
+) -> Comparison:
+    """Is ``a`` better than ``b``? The difference, its confidence interval, and a verdict.
+
+    Two kinds of evidence:
+
+    * **Scores of several runs** (seeds, or cross-validation folds): ``a`` and ``b`` are
+      sequences of numbers, one per run (``unit="fold"`` for folds). Runs with the same seed
+      (or fold) are *paired* when both have the same length (``paired=None``): the interval
+      is the t-interval of the per-seed differences, which removes what the seed does to
+      both. Otherwise, Welch's t-interval of the two means (scipy.stats). With a single run
+      on either side nothing says how much runs vary, and the verdict is
+      ``"one seed: no conclusion"``.
+    * **Two models' predictions on the same test images**: pass ``y_true``; ``a`` and ``b``
+      are predicted labels (or rows of probabilities). The difference of accuracies gets a
+      paired bootstrap interval (the same resampled images for both), and McNemar's exact
+      test (scipy's binomial test on the images exactly one model gets right) gives the
+      p-value. This measures test-set sampling noise only: one training run each says
+      nothing about another seed.
+
+    The verdict follows the interval: ``"better"`` when it lies above 0 (below 0 when
+    ``higher_is_better`` is False, as for a loss or a time), ``"worse"`` when it lies on the
+    other side, ``"no measurable difference at this budget"`` when it contains 0.
+
+    Example:
+        >>> c = compare([0.91, 0.92, 0.915], [0.88, 0.885, 0.89], ("fast CNN", "MLP"))
+        >>> c.verdict, round(c.difference, 3)
+        ('better', 0.03)
+        >>> print(compare([0.851], [0.845], ("flip", "no flip")))
+        flip vs no flip, accuracy: 0.8510 vs 0.8450 (1 seed each); difference +0.0060 -> one seed: no conclusion.
+    """  # noqa: E501
+    from scipy import stats
+
+    name_a, name_b = names
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1; got {confidence}")
+    if y_true is not None:
+        y_true, pred_a, pred_b = np.asarray(y_true), _as_labels(a), _as_labels(b)
+        if not len(pred_a) == len(pred_b) == len(y_true):
+            raise ValueError(
+                f"predictions and labels differ in length: {len(pred_a)}, {len(pred_b)} "
+                f"predictions for {len(y_true)} labels; both models must predict the same images"
+            )
+        right_a, right_b = pred_a == y_true, pred_b == y_true
+        n = len(y_true)
+        only_a = int(np.sum(right_a & ~right_b))
+        only_b = int(np.sum(right_b & ~right_a))
+        # Resampling n images with replacement only changes how many of them fall among the
+        # "only a right" and "only b right" ones: a multinomial draw gives the same bootstrap
+        # distribution of the difference without materialising the resampled images.
+        counts = np.random.default_rng(seed).multinomial(
+            n, [only_a / n, only_b / n, 1 - (only_a + only_b) / n], size=n_resamples
+        )
+        means = (counts[:, 0] - counts[:, 1]) / n
+        tail = (1 - confidence) / 2
+        low, high = np.quantile(means, [tail, 1 - tail])
+        p_value = stats.binomtest(only_a, only_a + only_b, 0.5).pvalue if only_a + only_b else 1.0
+        return Comparison(
+            a=name_a, b=name_b, metric=metric, mean_a=float(right_a.mean()),
+            mean_b=float(right_b.mean()), n_a=n, n_b=n, difference=(only_a - only_b) / n,
+            low=float(low), high=float(high), confidence=confidence,
+            method=f"McNemar: {only_a} right only by {name_a}, {only_b} only by {name_b}; "
+            "paired bootstrap",
+            p_value=float(p_value), higher_is_better=higher_is_better,
+            verdict=_verdict(float(low), float(high), higher_is_better), digits=digits,
+        )
+
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    if len(a) == 0 or len(b) == 0:
+        raise ValueError("each side needs at least one score")
+    paired = len(a) == len(b) if paired is None else paired
+    if paired and len(a) != len(b):
+        raise ValueError(f"paired scores need one per seed on each side; got {len(a)}, {len(b)}")
+    difference = float(a.mean() - b.mean())
+    low = high = p_value = float("nan")
+    method = f"one {unit}"
+    if min(len(a), len(b)) >= 2:
+        method = f"paired t over {_plural(unit, 2)}" if paired else "Welch t"
+        spread = np.ptp(a - b) if paired else max(np.ptp(a), np.ptp(b))
+        if spread <= 1e-12 * max(1.0, abs(difference)):
+            # no spread at all (deterministic runs): the interval is the point itself
+            low = high = difference
+            p_value = 1.0 if difference == 0 else 0.0
+        else:
+            result = stats.ttest_rel(a, b) if paired else stats.ttest_ind(a, b, equal_var=False)
+            interval = result.confidence_interval(confidence)
+            low, high, p_value = float(interval.low), float(interval.high), float(result.pvalue)
+    verdict = NO_CONCLUSION if np.isnan(low) else _verdict(low, high, higher_is_better)
+    return Comparison(
+        a=name_a, b=name_b, metric=metric, mean_a=float(a.mean()), mean_b=float(b.mean()),
+        n_a=len(a), n_b=len(b), difference=difference, low=low, high=high,
+        confidence=confidence, method=method, p_value=p_value,
+        higher_is_better=higher_is_better, verdict=verdict, digits=digits, unit=unit,
+    )
+
+
+def compare_table(
+    scores: Mapping[str, Sequence[float]],
+    baseline: str,
+    *,
+    metric: str = "accuracy",
+    higher_is_better: bool = True,
+    unit: str = "seed",
+    confidence: float = 0.95,
+    digits: int = 4,
+) -> pd.DataFrame:
+    """Every entry of ``scores`` against ``baseline`` with :func:`compare`, one row each.
+
+    ``scores`` maps a name (a model, a trick, an ablation row) to its per-seed scores, in seed
+    order. Columns: ``runs``, ``mean``, ``std`` (between seeds), and for every row but the
+    baseline the ``difference`` from it, the interval ``low`` and ``high`` and the
+    ``verdict`` (the row against the baseline). With many rows, a few intervals will miss 0
+    by chance alone: read a lone "better" among many rows with care.
+
+    Example:
+        >>> table = compare_table({"plain": [0.80, 0.81, 0.80], "flip": [0.82, 0.83, 0.83]},
+        ...                       baseline="plain")
+        >>> table.loc["flip", "verdict"]
+        'better'
+    """
+    if baseline not in scores:
+        raise KeyError(f"baseline {baseline!r} is not among the scores: {list(scores)}")
+    rows = {}
+    for name, values in scores.items():
+        values = np.asarray(values, dtype=float).ravel()
+        row = {
+            "runs": len(values),
+            "mean": float(values.mean()),
+            "std": float(values.std(ddof=1)) if len(values) > 1 else float("nan"),
+        }
+        if name == baseline:
+            row.update(difference=0.0, low=np.nan, high=np.nan, verdict="(baseline)")
+        else:
+            c = compare(
+                values,
+                scores[baseline],
+                (name, baseline),
+                metric=metric,
+                higher_is_better=higher_is_better,
+                unit=unit,
+                confidence=confidence,
+                digits=digits,
+            )
+            row.update(difference=c.difference, low=c.low, high=c.high, verdict=c.verdict)
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = metric
+    return table
 
 
 def most_confident_mistakes(
