@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import argparse
+import csv
 import gzip
 import hashlib
 import os
@@ -65,8 +66,8 @@ FILES: dict[str, str] = {
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
 
-#: SHA-256 of each file's decompressed content (the IDX bytes). These agree with the MD5s the
-#: Fashion-MNIST README publishes for the same files (RAW_MD5 below).
+#: SHA-256 of each file's decompressed content (the IDX bytes), so that a recompressed copy
+#: with the same content (the Debian package's) passes.
 RAW_SHA256: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888",  # noqa: E501
     "train-labels-idx1-ubyte.gz": "bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9",  # noqa: E501
@@ -74,7 +75,9 @@ RAW_SHA256: dict[str, str] = {
     "t10k-labels-idx1-ubyte.gz": "0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34",
 }
 
-#: MD5 of each decompressed file, as published by Zalando.
+#: MD5 of each file's decompressed content (the IDX bytes), computed from the official files;
+#: not used by the checks. These are not the MD5s in Zalando's Fashion-MNIST README: those are
+#: of the compressed .gz files, which a recompressed copy (the Debian package's) does not match.
 RAW_MD5: dict[str, str] = {
     "train-images-idx3-ubyte.gz": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
     "train-labels-idx1-ubyte.gz": "9018921c3c673c538a1fc5bad174d6f9",
@@ -357,11 +360,13 @@ def download_fashion_mnist(
     """Download the missing files into ``folder`` (default: the Keras cache) and verify them.
 
     Each file goes to a temporary name first and is renamed only after its checksum matches,
-    so an interrupted or corrupt download never leaves a file that looks complete.
+    so an interrupted or corrupt download never leaves a file that looks complete. A mirror
+    that cannot be reached or serves a file that does not match is skipped for the next one.
 
     Raises:
-        OSError: no mirror could be reached (offline).
-        DataIntegrityError: a mirror served content that does not match the checksum.
+        OSError: no mirror could be reached (offline); the message lists each mirror and why.
+        DataIntegrityError: every mirror failed and at least one served content that does not
+            match the checksum; the message lists each mirror and why.
     """
     folder = Path(folder) if folder is not None else keras_cache_dir()
     mirrors = tuple(mirrors or MIRRORS)
@@ -370,14 +375,19 @@ def download_fashion_mnist(
         if dest.is_file():
             continue
         errors = []
+        corrupt = False
         for base in mirrors:
             try:
                 _fetch(base + name, dest, name, timeout)
                 break
+            except DataIntegrityError as exc:  # a bad copy on this mirror: try the next one
+                errors.append(f"{base}: {exc}")
+                corrupt = True
             except OSError as exc:
                 errors.append(f"{base}: {exc}")
         else:
-            raise OSError(f"could not download {name}: " + "; ".join(errors))
+            message = f"could not download {name} from any mirror: " + "; ".join(errors)
+            raise DataIntegrityError(message) if corrupt else OSError(message)
     return folder
 
 
@@ -503,13 +513,51 @@ def _is_integral(a: np.ndarray) -> bool:
     return np.issubdtype(a.dtype, np.integer) or bool(np.all(np.mod(a, 1) == 0))
 
 
+#: A CSV value that is an integer: digits with an optional sign (and spaces around, which
+#: pandas' integer parser accepts too). "7.0" and "1e2" are not integers.
+_INT_TEXT = re.compile(r"\s*[+-]?\d+\s*")
+
+
+def _csv_line_problem(path: Path) -> str | None:
+    """Say which line after the header is blank or has the wrong number of values, if any.
+
+    Counts the commas of every line in the raw bytes (vectorised, so a 60,000-row file takes a
+    fraction of a second), because pandas hides both problems: it skips blank lines, and when
+    every row has one value too many it takes the first column as the index.
+    """
+    buf = np.fromfile(path, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    if len(ends) == 0 or ends[-1] != len(buf) - 1:  # the last line has no newline
+        ends = np.append(ends, len(buf))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    # uint8 summed into uint32: many times faster than bool into int64
+    commas = np.add.reduceat((buf == ord(",")).view(np.uint8), starts, dtype=np.uint32)
+    lengths = ends - starts
+    lengths[lengths > 0] -= buf[ends[lengths > 0] - 1] == ord("\r")  # a CRLF line ending
+    bad = (lengths == 0) | (commas != len(CSV_HEADER) - 1)
+    bad[0] = False  # the header, checked already
+    if not bad.any():
+        return None
+    index = int(np.argmax(bad))  # line index + 1 is its line number; the row number is index
+    if lengths[index] == 0:
+        return (
+            f"{path}: line {index + 1} is empty; every line after the header must be a row of "
+            f"{len(CSV_HEADER)} values (remove the blank line)."
+        )
+    return (
+        f"{path}: row {index} (line {index + 1}) has {int(commas[index]) + 1} values; every row "
+        f"needs {len(CSV_HEADER)}: the label and 784 pixels."
+    )
+
+
 def load_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
     """Read a Kaggle-format CSV into ``(images, labels)``: uint8 (n, 28, 28) and uint8 (n,).
 
     Raises:
         CSVFormatError: naming the row (1 = first image, the line after the header) and what
-            is wrong: a wrong header, a wrong number of values, a value that is not an integer
-            or is outside 0-255, or a label that is not a class (0-9).
+            is wrong: a wrong header, a blank line, a wrong number of values, a value that is
+            not an integer (``7.0`` and ``1e2`` are not) or is outside 0-255, or a label that
+            is not a class (0-9).
 
     Example:
         >>> images, labels = load_csv("fashion-mnist_test.csv")  # doctest: +SKIP
@@ -534,44 +582,47 @@ def load_csv(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
             f"expected {_header_hint()}."
         )
 
+    def check_lines(exc: Exception | None = None, otherwise: str = "") -> None:
+        """Raise for the first bad line; with ``otherwise`` (if given) when none is found."""
+        problem = _csv_line_problem(path) or otherwise
+        if problem:
+            raise CSVFormatError(problem) from exc
+
     def read(**kwargs):
         try:
-            return pd.read_csv(path, header=0, engine="c", **kwargs)
+            return pd.read_csv(
+                path,
+                header=0,
+                skip_blank_lines=False,  # a blank line is a row of NaN, never skipped
+                quoting=csv.QUOTE_NONE,  # one line is one row, whatever its text
+                engine="c",
+                **kwargs,
+            )
         except pd.errors.ParserError as exc:
-            match = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
-            if match:
-                expected, line, saw = map(int, match.groups())
-                raise CSVFormatError(
-                    f"{path}: row {line - 1} (line {line}) has {saw} values; every row needs "
-                    f"{expected}: the label and 784 pixels."
-                ) from exc
+            check_lines(exc)  # a row longer than the first: say which
             raise CSVFormatError(f"{path}: not a readable CSV file ({exc}).") from exc
 
     frame = read()  # fast path: a well-formed file parses straight to integers
-    if all(pd.api.types.is_integer_dtype(dtype) for dtype in frame.dtypes):
+    odd = [i for i, dtype in enumerate(frame.dtypes) if not pd.api.types.is_integer_dtype(dtype)]
+    if not isinstance(frame.index, pd.RangeIndex):  # the first row is longer than the header
+        check_lines(otherwise=f"{path}: row 1 (line 2) has more values than the header.")
+    if not odd:
         numeric = frame.to_numpy(dtype=np.int64)
-    else:  # something is off: read again as text to say exactly where
-        text = read(dtype=str, keep_default_na=False).to_numpy()
-        empty = text == ""
-        if empty.any():
-            row, col = np.argwhere(empty)[0]
-            n_values = int((~empty[row]).sum())
-            if empty[row, col:].all():
-                raise CSVFormatError(
-                    f"{path}: row {row + 1} (line {row + 2}) has {n_values} values; every row "
-                    f"needs {len(CSV_HEADER)}: the label and 784 pixels."
-                )
-            raise CSVFormatError(
-                f"{path}: row {row + 1} (line {row + 2}), column {CSV_HEADER[col]!r} is empty."
-            )
-        numeric = pd.DataFrame(text).apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
-        not_int = np.isnan(numeric) | (np.mod(numeric, 1) != 0)
+    else:  # a value is off in these columns: read them again as text to say exactly where
+        check_lines()  # a missing value (a short row, a blank line) makes its column float
+        text = read(dtype=str, keep_default_na=False, usecols=odd).to_numpy()
+        is_int = np.vectorize(lambda value: _INT_TEXT.fullmatch(value) is not None, otypes=[bool])
+        not_int = ~is_int(text)
         if not_int.any():
-            row, col = np.argwhere(not_int)[0]
-            raise CSVFormatError(
-                f"{path}: row {row + 1} (line {row + 2}), column {CSV_HEADER[col]!r}: "
-                f"{text[row, col]!r} is not an integer."
-            )
+            row, j = np.argwhere(not_int)[0]
+            where = f"{path}: row {row + 1} (line {row + 2}), column {CSV_HEADER[odd[j]]!r}"
+            if text[row, j] == "":
+                raise CSVFormatError(f"{where} is empty.")
+            raise CSVFormatError(f"{where}: {text[row, j]!r} is not an integer.")
+        numeric = np.empty(frame.shape, dtype=np.float64)  # integers too big for pandas' int64
+        numeric[:, odd] = text.astype(np.float64)
+        rest = sorted(set(range(frame.shape[1])) - set(odd))
+        numeric[:, rest] = frame.iloc[:, rest].to_numpy(dtype=np.float64)
     labels, pixels = numeric[:, 0], numeric[:, 1:]
     bad_label = (labels < 0) | (labels > 9)
     if bad_label.any():

@@ -195,6 +195,38 @@ def test_download_verifies_then_renames(real_dir, isolated, monkeypatch, fmnist)
     np.testing.assert_array_equal(y_train, fmnist[0][1])
 
 
+def corrupt_copy(src: Path, dst: Path, name: str = "train-labels-idx1-ubyte.gz") -> Path:
+    """A copy of the four files in which one label of ``name`` is changed (still valid gzip)."""
+    mirror = copy_files(src, dst)
+    target = mirror / name
+    content = bytearray(gzip.decompress(target.read_bytes()))
+    content[-1] = (content[-1] + 1) % 10
+    target.write_bytes(gzip.compress(bytes(content)))
+    return mirror
+
+
+def test_corrupt_first_mirror_falls_back_to_the_next(real_dir, isolated, monkeypatch, fmnist):
+    bad = corrupt_copy(real_dir, isolated / "bad-mirror")
+    monkeypatch.setattr(data, "MIRRORS", (f"file://{bad}/", f"file://{real_dir}/"))
+    location = data.locate_fashion_mnist()
+    assert location.source == "downloaded into the Keras cache"
+    assert sorted(p.name for p in location.path.iterdir()) == sorted(FILES.values())
+    (_, y_train), _ = load_fashion_mnist()
+    np.testing.assert_array_equal(y_train, fmnist[0][1])
+
+
+def test_every_mirror_failing_lists_each_mirror_and_why(real_dir, isolated):
+    bad = corrupt_copy(real_dir, isolated / "bad-mirror")
+    mirrors = (f"file://{bad}/", f"file://{isolated}/dead/")
+    with pytest.raises(DataIntegrityError) as caught:
+        data.download_fashion_mnist(isolated / "target", mirrors=mirrors)
+    message = str(caught.value)
+    assert "could not download train-labels-idx1-ubyte.gz" in message
+    assert f"file://{bad}/: " in message and "does not match" in message
+    assert f"file://{isolated}/dead/: " in message
+    assert "train-labels-idx1-ubyte.gz" not in os.listdir(isolated / "target")
+
+
 def test_corrupt_download_leaves_nothing_behind(real_dir, isolated, monkeypatch):
     mirror = copy_files(real_dir, isolated / "mirror")
     target = mirror / "train-labels-idx1-ubyte.gz"
@@ -244,10 +276,48 @@ def good_row(label: int = 3) -> list[str]:
         (good_row()[:5] + ["-1"] + good_row()[6:], r"row 2 .*'pixel5': -1 is outside 0-255"),
         (good_row(10), r"row 2 .*label 10 is not a class"),
         (["x"] + good_row()[1:], r"row 2 .*'label': 'x' is not an integer"),
+        (good_row()[:10] + ["7.0"] + good_row()[11:], r"row 2 .*'pixel10': '7.0' is not an int"),
+        (good_row()[:10] + ["1e2"] + good_row()[11:], r"row 2 .*'pixel10': '1e2' is not an int"),
+        (["3.0"] + good_row()[1:], r"row 2 .*'label': '3.0' is not an integer"),
     ],
 )
 def test_malformed_csv_names_row_and_problem(tmp_path, bad_row, pattern):
     path = write_rows(tmp_path / "bad.csv", [good_row(), bad_row, good_row()])
+    with pytest.raises(CSVFormatError, match=pattern):
+        load_csv(path)
+
+
+@pytest.mark.parametrize(
+    "rows, pattern",
+    [
+        # one value too many on every row: pandas would take the first column as an index
+        ([good_row() + ["0"]] * 3, r"row 1 \(line 2\) has 786 values; every row needs 785"),
+        ([good_row() + ["0"], good_row(), good_row()], r"row 1 \(line 2\) has 786 values"),
+        ([good_row() + [""]] * 3, r"row 1 \(line 2\) has 786 values"),  # a trailing comma
+        ([good_row(), good_row()[:-1], good_row()[:-1]], r"row 2 \(line 3\) has 784 values"),
+        # the same float text in every row of a column (a float column, not one odd value)
+        ([["3.0"] + good_row()[1:]] * 3, r"row 1 .*'label': '3.0' is not an integer"),
+        ([good_row()[:784] + ["1e2"]] * 3, r"row 1 .*'pixel784': '1e2' is not an integer"),
+    ],
+)
+def test_csv_every_row_malformed_is_an_error(tmp_path, rows, pattern):
+    with pytest.raises(CSVFormatError, match=pattern):
+        load_csv(write_rows(tmp_path / "bad.csv", rows))
+
+
+@pytest.mark.parametrize(
+    "lines, pattern",
+    [
+        (["G", "", "G"], r"line 3 is empty"),
+        (["G", "G", "", ""], r"line 4 is empty"),  # a blank line at the end
+        (["G", "\r", "G"], r"line 3 is empty"),
+        (["", "G"], r"line 2 is empty"),
+    ],
+)
+def test_csv_blank_line_is_an_error_naming_its_line(tmp_path, lines, pattern):
+    path = tmp_path / "blank.csv"
+    body = [",".join(data.CSV_HEADER)] + [",".join(good_row()) if x == "G" else x for x in lines]
+    path.write_bytes(("\n".join(body) + "\n").encode())
     with pytest.raises(CSVFormatError, match=pattern):
         load_csv(path)
 
