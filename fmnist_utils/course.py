@@ -45,8 +45,9 @@ from typing import Any, TextIO
 from fmnist_utils.train import ENV_VAR as PROFILE_ENV
 from fmnist_utils.train import PROFILES
 
-#: Seconds one cell may run in each profile when ``course run`` is given no ``--timeout``. The
-#: full profile trains notebook 13's final model for up to an hour in one cell.
+#: Seconds one cell may run in each profile when no timeout is given (``cell_timeout=None`` in
+#: :func:`run_notebook` and :func:`run_course`, no ``--timeout`` for ``course run``). The full
+#: profile trains notebook 13's final model for up to an hour in one cell.
 CELL_TIMEOUTS = {"smoke": 900, "default": 900, "full": 7200}
 
 #: Environment variable naming the file :func:`save_metrics` writes to.
@@ -308,7 +309,7 @@ def run_notebook(
     path: str | Path,
     reports_dir: str | Path,
     profile: str = "default",
-    cell_timeout: float = 600,
+    cell_timeout: float | None = None,
 ) -> NotebookResult:
     """Execute one notebook with papermill and return its :class:`NotebookResult`.
 
@@ -318,6 +319,8 @@ def run_notebook(
     notebook's folder with ``$FMNIST_PROFILE``, ``$FMNIST_METRICS_PATH`` and
     ``$FMNIST_FIGURES_DIR`` (``reports_dir/figures``) set; all are restored afterwards.
     Failures (a cell error, a timeout, a missing kernel...) become a failed result.
+    ``cell_timeout`` is the seconds one cell may run; ``None``: the profile's
+    :data:`CELL_TIMEOUTS` entry.
 
     Example::
 
@@ -329,6 +332,9 @@ def run_notebook(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
+    if cell_timeout is None:
+        _check_profile(profile)
+        cell_timeout = CELL_TIMEOUTS[profile]
     path = Path(path).resolve()
     reports_dir = Path(reports_dir).resolve()
     reports_dir.mkdir(parents=True, exist_ok=True)
@@ -522,14 +528,15 @@ def run_course(
     reports_dir: str | Path = "reports",
     profile: str = "default",
     only: Sequence[str] | None = None,
-    cell_timeout: float = 600,
+    cell_timeout: float | None = None,
     stream: TextIO | None = sys.stdout,
 ) -> list[NotebookResult]:
     """Run the course notebooks in order and write ``summary.json`` / ``summary.md``.
 
     A failing notebook does not stop the run. Progress goes to ``stream`` (``None``: silent),
     one line before and one after each notebook. The summary is rewritten after every
-    notebook, so an interrupted run still leaves a report.
+    notebook, so an interrupted run still leaves a report. ``cell_timeout`` is the seconds one
+    cell may run; ``None``: the profile's :data:`CELL_TIMEOUTS` entry.
 
     Raises:
         ValueError: unknown ``profile`` or an ``only`` entry that matches no notebook.
@@ -746,7 +753,7 @@ def _main_run(args: argparse.Namespace) -> int:
         reports_dir=args.reports,
         profile=profile,
         only=args.only,
-        cell_timeout=args.timeout if args.timeout is not None else CELL_TIMEOUTS[profile],
+        cell_timeout=args.timeout,  # None: the profile's default, applied by run_notebook
         stream=sys.stdout,
     )
     reports = Path(args.reports)

@@ -18,6 +18,7 @@ from fmnist_utils.course import (
     discover_notebooks,
     main,
     run_course,
+    run_notebook,
     save_metrics,
     sync_headers,
 )
@@ -237,21 +238,34 @@ def test_main_bad_only_returns_2(tmp_path, capsys):
     assert "'05'" in err and "01_one" in err
 
 
+@pytest.mark.parametrize("entry", ["run_notebook", "run_course", "cli"])
 @pytest.mark.parametrize(
-    ("argv", "expected"),
-    [(["--profile", "full"], 7200), (["--profile", "smoke"], 900), (["--timeout", "30"], 30)],
+    ("profile", "timeout", "expected"),
+    [("full", None, 7200), ("smoke", None, 900), ("default", None, 900), ("full", 30, 30)],
 )
-def test_cell_timeout_follows_the_profile_unless_given(tmp_path, monkeypatch, argv, expected):
-    make_notebook(tmp_path / "01_one.ipynb")
-    seen = {}
+def test_cell_timeout_follows_the_profile_unless_given(
+    tmp_path, monkeypatch, entry, profile, timeout, expected
+):
+    """From Python and the CLI alike, no timeout means the profile's (CELL_TIMEOUTS)."""
+    import papermill
 
-    def fake_run_course(**kwargs):
-        seen.update(kwargs)
-        return []
-
-    monkeypatch.setattr("fmnist_utils.course.run_course", fake_run_course)
-    main(["run", "--notebooks", str(tmp_path), "--reports", str(tmp_path / "r"), *argv])
-    assert seen["cell_timeout"] == expected
+    notebooks, reports = tmp_path, tmp_path / "r"
+    make_notebook(notebooks / "01_one.ipynb")
+    seen = []
+    monkeypatch.setattr(
+        papermill, "execute_notebook", lambda *a, **kw: seen.append(kw["execution_timeout"])
+    )
+    monkeypatch.delenv("FMNIST_PROFILE", raising=False)
+    given = {} if timeout is None else {"cell_timeout": timeout}  # None: the default
+    if entry == "run_notebook":
+        run_notebook(notebooks / "01_one.ipynb", reports, profile, **given)
+    elif entry == "run_course":
+        run_course(notebooks, reports, profile, stream=None, **given)
+    else:
+        option = [] if timeout is None else ["--timeout", str(timeout)]
+        argv = ["run", "--notebooks", str(notebooks), "--reports", str(reports)]
+        assert main([*argv, "--profile", profile, *option]) == 0
+    assert seen == [expected]
 
 
 def test_bad_profile(tmp_path, monkeypatch, capsys):
