@@ -433,6 +433,9 @@ def gradient_norms(model, x, y, loss=None, training: bool = True):
     gradients (sigmoid activations in a deep network). Returns a DataFrame, one row per
     kernel: ``layer``, ``kernel_shape``, ``gradient_norm``, ``weight_norm`` and
     ``relative`` (gradient norm / weight norm: how big one step is compared with the weights).
+    The model is left exactly as it was: the forward pass with ``training=True`` would update
+    BatchNormalization's moving statistics (and advance dropout's random state), so every
+    non-trainable variable is put back afterwards.
 
     Example:
         >>> norms = gradient_norms(model, X_train[:256], y_train[:256])  # doctest: +SKIP
@@ -447,10 +450,15 @@ def gradient_norms(model, x, y, loss=None, training: bool = True):
         raise ValueError(f"model {model.name!r} has no Dense or convolution layer")
     kernels = [layer.kernel for layer in layers]
     loss_fn = loss or keras.losses.SparseCategoricalCrossentropy()
-    with tf.GradientTape() as tape:
-        predictions = model(np.asarray(x), training=training)
-        value = loss_fn(np.asarray(y), predictions)
-    gradients = tape.gradient(value, kernels)
+    state = [(variable, variable.numpy()) for variable in model.non_trainable_variables]
+    try:
+        with tf.GradientTape() as tape:
+            predictions = model(np.asarray(x), training=training)
+            value = loss_fn(np.asarray(y), predictions)
+        gradients = tape.gradient(value, kernels)
+    finally:  # BatchNormalization's moving statistics, the seed generators' states
+        for variable, saved in state:
+            variable.assign(saved)
     rows = []
     for layer, kernel, gradient in zip(layers, kernels, gradients, strict=True):
         weights = kernel.numpy()

@@ -148,6 +148,21 @@ def test_gradient_norms_one_row_per_kernel(small_set):
     np.testing.assert_allclose(norms["relative"], norms["gradient_norm"] / norms["weight_norm"])
 
 
+def test_gradient_norms_leave_every_model_variable_unchanged(small_set):
+    x, y = small_set
+    train.set_seed(0)
+    model = models.experiment_mlp(units=16, depth=2, batch_norm=True, dropout=0.2)
+    before = {v.path: np.array(v.numpy()) for v in model.variables}
+    assert any("moving_mean" in path for path in before)
+    first = train.gradient_norms(model, x[:64], y[:64])
+    after = {v.path: np.array(v.numpy()) for v in model.variables}
+    assert before.keys() == after.keys()
+    for path, value in before.items():
+        np.testing.assert_array_equal(after[path], value, err_msg=path)
+    # nothing moved, so the same batch gives the same norms (dropout's random state included)
+    pd.testing.assert_frame_equal(train.gradient_norms(model, x[:64], y[:64]), first)
+
+
 def test_gradients_vanish_in_a_deep_sigmoid_mlp(small_set):
     x, y = small_set
     norms = {}
