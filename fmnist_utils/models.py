@@ -555,10 +555,16 @@ def imagenet_backbone(
     abandoned after ``timeout`` seconds (offline it usually fails at once, on the name
     lookup), and the download itself runs with that socket timeout (Keras' ``get_file`` sets
     none). Offline, Keras raises a plain ``Exception`` ("URL
-    fetch failure ... Name or service not known"); it is caught and reported. The networks
-    take RGB images with pixels 0-255 (they rescale inside) of at least 32x32 pixels;
-    ImageNet weights are the 224x224 ones whatever ``input_size`` is (Keras warns about that;
-    the warning is silenced here).
+    fetch failure ... Name or service not known"); it is caught and reported.
+
+    The returned network takes RGB images with pixels 0-255, of at least 32x32 pixels, whatever
+    the architecture. MobileNetV3, EfficientNet(V2) and ConvNeXt rescale such pixels inside
+    (their ``preprocess_input`` does nothing) and are returned as Keras builds them. The others
+    expect their family's ``keras.applications.<family>.preprocess_input`` to have been applied
+    (MobileNet(V2), ResNetV2, Inception, Xception, NASNet: -1 to 1; ResNet, VGG: BGR minus the
+    ImageNet mean; DenseNet: ImageNet mean and standard deviation), so here it is applied
+    inside the model, as its first step. ImageNet weights are the 224x224 ones whatever
+    ``input_size`` is (Keras warns about that; the warning is silenced here).
 
     Example:
         >>> backbone, info = imagenet_backbone("MobileNetV3Small", 96)  # doctest: +SKIP
@@ -571,8 +577,16 @@ def imagenet_backbone(
     from pathlib import Path
 
     keras = _keras()
-    build = getattr(keras.applications, architecture)
-    kwargs = {"input_shape": (input_size, input_size, 3), "include_top": False, "pooling": pooling}
+    build = getattr(keras.applications, architecture, None)
+    # The family module (keras.applications.resnet for ResNet50...) holds its preprocess_input.
+    family = getattr(keras.applications, getattr(build, "__module__", "").rsplit(".", 1)[-1], None)
+    if not callable(build) or not hasattr(family, "preprocess_input"):
+        raise ValueError(
+            f"{architecture!r} is not a keras.applications network (e.g. 'MobileNetV3Small', "
+            "'EfficientNetB0', 'ResNet50')"
+        )
+    input_shape = (input_size, input_size, 3)
+    kwargs = {"input_shape": input_shape, "include_top": False, "pooling": pooling}
     info = {
         "architecture": architecture,
         "input_size": input_size,
@@ -590,7 +604,14 @@ def imagenet_backbone(
         try:
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=".*input_shape.*")
-                return build(weights=source, **kwargs)
+                inputs = keras.Input(shape=input_shape)
+                scaled = family.preprocess_input(inputs)
+                if scaled is inputs:  # the network rescales 0-255 pixels itself
+                    return build(weights=source, **kwargs)
+                # Build the network on the preprocessed tensor: the preprocessing becomes its
+                # first step, and its layers stay where they are (names, weights files).
+                network = build(weights=source, input_tensor=scaled, **kwargs)
+                return keras.Model(inputs, network.output, name=network.name)
         finally:
             socket.setdefaulttimeout(saved)
 

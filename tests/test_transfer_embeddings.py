@@ -135,6 +135,21 @@ def test_imagenet_backbone_falls_back_to_random_weights(tmp_path):
         models.imagenet_backbone("MobileNetV3Small", 28, weights=None)
 
 
+@pytest.mark.parametrize(
+    ("architecture", "family"),
+    [("MobileNetV2", keras.applications.mobilenet_v2), ("ResNet50", keras.applications.resnet)],
+)
+def test_imagenet_backbone_applies_its_familys_preprocessing(architecture, family):
+    """Networks that do not rescale inside get their preprocess_input as the first step."""
+    backbone, _ = models.imagenet_backbone(architecture, 32, weights=None)
+    assert backbone.input.shape[1:] == (32, 32, 3)
+    first = backbone.layers[1]  # the first layer after the input (and its preprocessing)
+    preprocessing = keras.Model(backbone.input, first.input)
+    x = np.random.default_rng(0).uniform(0, 255, (2, 32, 32, 3)).astype("float32")
+    expected = family.preprocess_input(x.copy())
+    np.testing.assert_allclose(preprocessing.predict(x, verbose=0), expected, atol=1e-4)
+
+
 def test_retrieval_gallery_returns_a_figure(images):
     x, y = images
     _, indices = evaluate.nearest_neighbours(x.reshape(len(x), -1), k=4)
