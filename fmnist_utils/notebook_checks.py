@@ -61,6 +61,8 @@ _NOT_PROSE = [
     re.compile(r"https?://\S+"),
     re.compile(r"<[^>]+>"),
     re.compile(r"arXiv:\S+", re.I),
+    # a confidence level is a choice, not a result: "95% CI", "95% bootstrap interval"
+    re.compile(r"\b\d{2}(?:\.\d+)?\s?%(?=\s+(?:CI|confidence|bootstrap|interval)\b)", re.I),
 ]
 _HTML_NOISE = [re.compile(r"<style.*?</style>", re.S | re.I), re.compile(r"<[^>]+>")]
 
@@ -164,9 +166,7 @@ def unbacked_numbers(
     nb = _load(notebook)
     key = _notebook_key(notebook if not isinstance(notebook, dict) else None)
     skip = set(ALLOWED.get("*", ())) | set(ALLOWED.get(key or "", ())) | set(allowed)
-    numbers = _output_numbers(
-        "\n".join(output_text(c) for c in nb["cells"] if c.get("cell_type") == "code")
-    )
+    numbers = _output_numbers(notebook_output_text(nb))
     problems = []
     for index, cell in enumerate(nb["cells"]):
         if cell.get("cell_type") != "markdown":
@@ -175,6 +175,34 @@ def unbacked_numbers(
             if token not in skip and not _backed(token, numbers):
                 problems.append((index, token))
     return problems
+
+
+def unbacked_in_text(
+    markdown: str, sources: Iterable[str], allowed: Iterable[str] = ()
+) -> list[str]:
+    """The numbers a markdown text (a README) states that none of ``sources`` shows.
+
+    ``sources`` are texts that may back them: executed notebooks' outputs
+    (:func:`notebook_output_text`) and committed benchmark results (JSON files' text).
+    Fenced code blocks, code spans and links are skipped, as in notebooks.
+
+    Example:
+        >>> unbacked_in_text("Test accuracy 0.9163, 95% CI [0.9105, 0.9216].", ["0.91633"])
+        ['0.9105', '0.9216']
+    """
+    numbers = _output_numbers("\n".join(sources))
+    skip = set(ALLOWED.get("*", ())) | set(allowed)
+    return [
+        token
+        for token in prose_numbers(markdown)
+        if token not in skip and not _backed(token, numbers)
+    ]
+
+
+def notebook_output_text(notebook: dict | str | Path) -> str:
+    """Every stored output of a notebook's code cells, as text (see :func:`output_text`)."""
+    nb = _load(notebook)
+    return "\n".join(output_text(c) for c in nb["cells"] if c.get("cell_type") == "code")
 
 
 def missing_verdicts(notebook: dict | str | Path) -> list[tuple[int, str]]:

@@ -125,3 +125,18 @@ def test_committed_notebook_prose_is_backed_by_its_outputs(notebook):
         assert problems, f"{notebook.stem} passes now: remove it from PENDING"
         pytest.skip(f"pending: {PENDING[notebook.stem]} ({len(problems)} problems)")
     assert problems == [], "\n".join(problems)
+
+
+def test_readme_numbers_come_from_committed_outputs():
+    # The README quotes results; each number must be shown by a committed notebook's outputs
+    # or by a committed benchmark result (benchmarks/results/*.json), so a re-run that changes
+    # them cannot leave the README behind.
+    sources = [notebook_checks.notebook_output_text(p) for p in NOTEBOOKS]
+    sources += [p.read_text() for p in sorted((ROOT / "benchmarks" / "results").glob("*.json"))]
+    unbacked = notebook_checks.unbacked_in_text((ROOT / "README.md").read_text(), sources)
+    assert unbacked == [], f"README numbers that no committed output shows: {unbacked}"
+
+
+def test_readme_check_fails_on_a_number_no_output_shows():
+    assert notebook_checks.unbacked_in_text("reaches 0.9435 (95% CI)", ["0.9189"]) == ["0.9435"]
+    assert notebook_checks.unbacked_in_text("reaches 0.9435", ['{"acc": 0.94351}']) == []
