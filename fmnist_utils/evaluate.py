@@ -408,7 +408,11 @@ class Comparison:
 
 
 def _plural(unit: str, n: int) -> str:
-    return unit if n == 1 else f"{unit}s"
+    if n == 1:
+        return unit
+    if unit.endswith("y") and unit[-2:-1] not in ("a", "e", "i", "o", "u"):
+        return f"{unit[:-1]}ies"  # query -> queries (but day -> days)
+    return f"{unit}s"
 
 
 def _verdict(low: float, high: float, higher_is_better: bool) -> str:
@@ -675,6 +679,23 @@ def precision_at_k(
     _, indices = nearest_neighbours(embeddings, k, metric)
     labels = np.asarray(labels)
     return float(np.mean(labels[indices] == labels[:, None]))
+
+
+def precision_per_query(
+    embeddings: np.ndarray, labels: np.ndarray, k: int = 10, metric: str = "cosine"
+) -> np.ndarray:
+    """precision@k of every item used as the query: the share of its ``k`` nearest other items
+    that have its class. Their mean is :func:`precision_at_k`; two representations of the same
+    items give per-query values that :func:`compare` can pair (``unit="query"``).
+
+    Example:
+        >>> points = np.array([[0.0, 1.0], [0.1, 1.0], [1.0, 0.0], [1.0, 0.1]])
+        >>> precision_per_query(points, np.array([0, 0, 1, 0]), k=1).tolist()
+        [1.0, 1.0, 0.0, 0.0]
+    """
+    _, indices = nearest_neighbours(embeddings, k, metric)
+    labels = np.asarray(labels)
+    return (labels[indices] == labels[:, None]).mean(axis=1)
 
 
 def retrieval_table(

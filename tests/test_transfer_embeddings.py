@@ -67,6 +67,21 @@ def test_retrieval_table_matches_precision_at_k():
     assert table.loc["flat"].tolist() == table.loc["points"].tolist()
 
 
+def test_precision_per_query_by_hand_and_paired_in_compare():
+    # k=2, from the neighbours listed at the top: 0 -> {1, 4} and 1 -> {0, 4} are all class 0;
+    # 2 -> {3, 4} and 3 -> {2, 4} have one of two right; 4 (class 0) -> {3, 2} none.
+    per_query = evaluate.precision_per_query(POINTS, LABELS, k=2)
+    assert per_query.tolist() == pytest.approx([1.0, 1.0, 0.5, 0.5, 0.0])
+    assert per_query.mean() == pytest.approx(evaluate.precision_at_k(POINTS, LABELS, k=2))
+    # a representation that puts every query next to its own class wins query by query
+    perfect = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    better = evaluate.precision_per_query(perfect, LABELS, k=1)
+    c = evaluate.compare(better, evaluate.precision_per_query(POINTS, LABELS, k=1),
+                         ("perfect", "points"), metric="precision@1", unit="query")
+    assert better.tolist() == [1.0] * 5
+    assert c.n_a == 5 and "5 queries each" in str(c)
+
+
 def test_embedding_model_outputs_the_penultimate_layer(images):
     x, _ = images
     model = models.fast_cnn()
