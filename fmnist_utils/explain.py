@@ -12,8 +12,13 @@ overlaid on the image (:func:`fmnist_utils.viz.overlay_heatmap`).
   (Selvaraju et al. 2017), upsampled to the image.
 * :func:`occlusion`: how much the class probability drops when a small patch of the image is
   covered (Zeiler and Fergus 2014).
+* :func:`integrated_gradients`: gradients averaged along the path from a baseline (a black image)
+  to the image, times the pixels' change; they add up to the score's change (Sundararajan et
+  al. 2017). :func:`class_scores` gives the scores to check that.
 * :func:`randomized_copy` and :func:`map_correlation`: the sanity check of Adebayo et al. (2018):
   a map that barely changes when the weights are randomised does not explain the model.
+* :func:`deletion_curve` and :func:`area_under_curve`: is a map faithful? Remove pixels in its
+  order and watch the class probability fall (Petsiuk et al. 2018).
 
 The functions work for any single-output Keras 3 model, Functional or Sequential, that starts
 from an ``Input``. The class score differentiated by :func:`saliency` and :func:`grad_cam` is the
@@ -403,6 +408,106 @@ def saliency(
 
 
 # --------------------------------------------------------------------------------------------
+# Integrated Gradients
+# --------------------------------------------------------------------------------------------
+
+
+def class_scores(
+    model,
+    images: np.ndarray,
+    class_index: int | Sequence[int] | np.ndarray | None = None,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """The class score that :func:`saliency`, :func:`grad_cam` and
+    :func:`integrated_gradients` differentiate (the logit for softmax models), one per image.
+
+    ``class_index=None`` takes each image's predicted class. Float64 ``(n,)``.
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> x = np.zeros((2, 28, 28, 1), "float32")
+        >>> class_scores(models.fast_cnn(), x, class_index=3).shape  # doctest: +SKIP
+        (2,)
+    """
+    images = _check_images(model, images)
+    indices = _class_indices(class_index, len(images), _num_classes(model))
+    run = _forward(model)
+    scores = np.concatenate(
+        [np.asarray(run(images[i : i + batch_size])[1]) for i in range(0, len(images), batch_size)]
+    )
+    chosen = scores.argmax(axis=1) if indices is None else indices
+    return scores[np.arange(len(images)), chosen].astype(np.float64)
+
+
+def integrated_gradients(
+    model,
+    images: np.ndarray,
+    class_index: int | Sequence[int] | np.ndarray | None = None,
+    baseline: float | np.ndarray = 0.0,
+    steps: int = 32,
+    batch_size: int = 256,
+) -> np.ndarray:
+    """Integrated Gradients (Sundararajan et al. 2017): signed attributions in score units.
+
+    For an image ``x``, a baseline ``x'`` (default: a black image) and the class score ``F``
+    (the logit, as for :func:`saliency`), pixel ``i`` gets ``(x_i - x'_i)`` times the mean of
+    ``dF/dx_i`` along the straight path from ``x'`` to ``x``. The path integral is estimated
+    with ``steps`` points (midpoint rule). *Completeness*: the attributions of an image sum to
+    ``F(x) - F(x')`` (up to the integration error, which shrinks as ``steps`` grows); check it
+    with :func:`class_scores`. Pixels equal to the baseline get exactly 0: with a black
+    baseline, the black background can never carry attribution.
+
+    Unlike the other maps, these are not rescaled: they keep their sign (negative: the pixel
+    lowers the score) and sum to the score difference. Channels are summed.
+
+    Args:
+        model: a single-input, single-output Keras model built from an ``Input``.
+        images: prepared float images ``(n, height, width, channels)``.
+        class_index: ``None`` (predicted class), an int, or one int per image.
+        baseline: a number (every pixel) or an array of one image's or every image's shape.
+        steps: points on the path from the baseline to the image.
+        batch_size: path points per gradient computation.
+
+    Returns:
+        float32 array ``(n, height, width)``.
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> x = np.random.rand(2, 28, 28, 1).astype("float32")  # doctest: +SKIP
+        >>> model = models.fast_cnn()  # doctest: +SKIP
+        >>> attributions = integrated_gradients(model, x, 3, steps=64)  # doctest: +SKIP
+        >>> gap = class_scores(model, x, 3) - class_scores(model, 0 * x, 3)  # doctest: +SKIP
+        >>> np.allclose(attributions.sum(axis=(1, 2)), gap, atol=0.05)  # doctest: +SKIP
+        True
+    """
+    tf = _tf()
+    images = _check_images(model, images)
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1; got {steps}")
+    indices = _class_indices(class_index, len(images), _num_classes(model))
+    run = _forward(model)
+    if indices is None:
+        indices = _predicted(run, images, batch_size)
+    baselines = np.broadcast_to(np.asarray(baseline, np.float32), images.shape)
+    alphas = ((np.arange(steps) + 0.5) / steps).astype(np.float32).reshape(-1, 1, 1, 1, 1)
+    per_chunk = max(1, batch_size // steps)
+    maps = []
+    for start in range(0, len(images), per_chunk):
+        x = images[start : start + per_chunk]
+        base = baselines[start : start + per_chunk]
+        path = (base[None] + alphas * (x - base)[None]).reshape(-1, *x.shape[1:])  # (steps*m,)
+        classes = np.tile(indices[start : start + per_chunk], steps)
+        points = tf.convert_to_tensor(path)
+        with tf.GradientTape() as tape:
+            tape.watch(points)
+            _, scores = run(points)
+            score = tf.gather(scores, tf.constant(classes), axis=1, batch_dims=1)
+        grads = tape.gradient(score, points).numpy().reshape(steps, len(x), *x.shape[1:])
+        maps.append(((x - base) * grads.mean(axis=0)).sum(axis=-1))
+    return np.concatenate(maps).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
 # Occlusion sensitivity
 # --------------------------------------------------------------------------------------------
 
@@ -491,6 +596,109 @@ def occlusion(
         covered = (1.0 - masks[..., 0]).reshape(len(corners), -1)
         maps[start : start + len(x)] = (drop @ covered).reshape(len(x), height, width)
     return (maps / np.maximum(coverage, 1.0)).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------
+# Faithfulness: deletion and insertion curves
+# --------------------------------------------------------------------------------------------
+
+
+def deletion_curve(
+    model,
+    images: np.ndarray,
+    maps: np.ndarray,
+    class_index: int | Sequence[int] | np.ndarray | None = None,
+    steps: int = 28,
+    fill: float = 0.0,
+    insertion: bool = False,
+    seed: int = 0,
+    batch_size: int = 1024,
+) -> np.ndarray:
+    """How fast the class output falls when pixels are removed in the order a map ranks them.
+
+    Deletion (Petsiuk et al. 2018, "RISE"): pixels are ranked by ``maps`` (highest first; ties
+    in random order, from ``seed``), and the top ``k / steps`` share of them is set to ``fill``
+    for ``k = 0 .. steps``; the model's output for the class is recorded each time. A map that
+    finds the pixels the model really uses makes the curve fall fast: a small
+    :func:`area_under_curve`. With ``insertion=True`` the image starts all ``fill`` and the
+    top pixels are restored in the same order: a faithful map makes that curve rise fast (a
+    large area). Filling with black (the Fashion-MNIST background) changes nothing where the
+    image is already black, so a map that ranks background first is scored as if it ranked
+    nothing.
+
+    Args:
+        model: a single-input, single-output Keras model built from an ``Input``.
+        images: prepared float images ``(n, height, width, channels)``.
+        maps: importance maps ``(n, height, width)`` (any scale; only the ranking counts).
+        class_index: ``None`` (predicted class on the intact image), an int, or one per image.
+        steps: number of removal steps (the curve has ``steps + 1`` points).
+        fill: the value removed pixels get.
+        insertion: start from the all-``fill`` image and restore pixels instead.
+        seed: seed of the random order among equal map values.
+        batch_size: images per prediction call.
+
+    Returns:
+        float32 array ``(n, steps + 1)``: the class's output (its probability for the course's
+        softmax models) after removing (or inserting) 0, 1/steps, ..., all of the pixels.
+
+    Example:
+        >>> curves = deletion_curve(model, x, explain.grad_cam(model, x))  # doctest: +SKIP
+        >>> area_under_curve(curves).mean()  # lower: the map found what matters  # doctest: +SKIP
+    """
+    images = _check_images(model, images)
+    n, height, width = images.shape[:3]
+    maps = np.asarray(maps, dtype=np.float64)
+    if maps.shape != (n, height, width):
+        raise ValueError(f"maps must have shape {(n, height, width)}; got {maps.shape}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1; got {steps}")
+    indices = _class_indices(class_index, n, _num_classes(model))
+
+    def predict(x: np.ndarray) -> np.ndarray:
+        return np.concatenate(
+            [
+                np.asarray(model(x[i : i + batch_size], training=False))
+                for i in range(0, len(x), batch_size)
+            ]
+        )
+
+    if indices is None:
+        indices = predict(images).argmax(axis=-1)
+    pixels = height * width
+    counts = np.round(np.linspace(0, pixels, steps + 1)).astype(int)
+    rng = np.random.default_rng(seed)
+    curves = np.zeros((n, steps + 1), np.float32)
+    per_chunk = max(1, batch_size // (steps + 1))
+    for start in range(0, n, per_chunk):
+        chunk = images[start : start + per_chunk]
+        m = len(chunk)
+        flat = maps[start : start + m].reshape(m, pixels)
+        # rank of every pixel: 0 for the most important (random order among ties)
+        order = np.stack([np.lexsort((rng.random(pixels), -row)) for row in flat])
+        rank = np.empty_like(order)
+        rank[np.arange(m)[:, None], order] = np.arange(pixels)
+        removed = rank[:, None, :] < counts[None, :, None]  # (m, steps + 1, pixels)
+        if insertion:
+            removed = ~removed
+        removed = removed.reshape(m, steps + 1, height, width, 1)
+        x = np.where(removed, np.float32(fill), chunk[:, None]).astype(np.float32)
+        probs = predict(x.reshape(-1, *images.shape[1:])).reshape(m, steps + 1, -1)
+        curves[start : start + m] = probs[np.arange(m), :, indices[start : start + m]]
+    return curves
+
+
+def area_under_curve(curves: np.ndarray) -> np.ndarray:
+    """Area under each deletion or insertion curve, over the share of pixels from 0 to 1.
+
+    The trapezoid rule over the ``steps + 1`` evenly spaced points of each row of
+    :func:`deletion_curve`. Deletion: lower is better; insertion: higher is better.
+
+    Example:
+        >>> area_under_curve(np.array([[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])).tolist()
+        [0.25, 1.0]
+    """
+    curves = np.asarray(curves, dtype=np.float64)
+    return (curves[:, :-1] + curves[:, 1:]).mean(axis=1) / 2
 
 
 # --------------------------------------------------------------------------------------------

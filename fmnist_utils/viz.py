@@ -859,6 +859,44 @@ def explanation_grid(
     return fig
 
 
+def plot_deletion_curves(
+    curves: dict[str, np.ndarray],
+    title: str = "deletion",
+    ylabel: str = "probability of the class",
+    ax=None,
+) -> Figure:
+    """Mean deletion (or insertion) curve of each method, with a band of +-1 standard error.
+
+    ``curves`` maps a method's name to :func:`fmnist_utils.explain.deletion_curve`'s array
+    ``(images, steps + 1)``; the x axis is the share of pixels removed (or inserted). The legend
+    gives each method's mean area under the curve.
+
+    Example:
+        >>> curves = {"Grad-CAM": explain.deletion_curve(model, x, cams)}  # doctest: +SKIP
+        >>> fig = plot_deletion_curves(curves)  # doctest: +SKIP
+    """
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.2, 3.4))
+    else:
+        fig = ax.figure
+    for name, values in curves.items():
+        values = np.asarray(values, dtype=float)
+        share = np.linspace(0, 1, values.shape[1])
+        mean = values.mean(axis=0)
+        error = values.std(axis=0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0 * mean
+        area = float(((values[:, :-1] + values[:, 1:]) / 2).mean())
+        (line,) = ax.plot(share, mean, linewidth=1.5, label=f"{name} (area {area:.3f})")
+        ax.fill_between(share, mean - error, mean + error, color=line.get_color(), alpha=0.2)
+    ax.set_xlabel("share of pixels " + ("inserted" if "insert" in title else "removed"))
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.set_xlim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 # --- error analysis and calibration (09) ---
 
 

@@ -222,6 +222,84 @@ def test_occlusion_on_course_model_and_errors(test_images):
         explain.occlusion(model, images, patch=40)
 
 
+# ---- Integrated Gradients -----------------------------------------------------------------------
+
+
+def test_integrated_gradients_of_a_linear_reader_are_weight_times_pixel():
+    image = _square_image(0.5)
+    model = _square_reader(strength=10.0)
+    attributions = explain.integrated_gradients(model, image, class_index=0, steps=4)
+    assert attributions.shape == (1, 28, 28) and attributions.dtype == np.float32
+    # the logit is linear in the pixels: IG is exact, weight (10 / 16) times pixel (0.5)
+    expected = np.zeros((28, 28), np.float32)
+    expected[R0:R1, R0:R1] = 10.0 / 16 * 0.5
+    np.testing.assert_allclose(attributions[0], expected, atol=1e-5)
+    gap = explain.class_scores(model, image, 0) - explain.class_scores(model, 0 * image, 0)
+    assert attributions.sum() == pytest.approx(gap[0], abs=1e-4) and gap[0] == pytest.approx(5.0)
+
+
+def test_integrated_gradients_complete_on_a_small_cnn(test_images):
+    images, _ = test_images
+    keras.utils.set_random_seed(0)
+    model = _small_functional()
+    rng = np.random.default_rng(0)
+    for layer in model.layers:  # random biases: ReLUs switch along the path, IG is not exact
+        if getattr(layer, "bias", None) is not None:
+            kernel, bias = layer.get_weights()
+            layer.set_weights([kernel, rng.normal(0, 0.3, bias.shape).astype(np.float32)])
+    classes = np.arange(len(images)) % 10
+    gap = explain.class_scores(model, images, classes) - explain.class_scores(
+        model, np.zeros_like(images), classes
+    )
+    errors = {}
+    for steps in (2, 64):
+        attributions = explain.integrated_gradients(model, images, classes, steps=steps)
+        errors[steps] = np.abs(attributions.sum(axis=(1, 2)) - gap).max()
+        assert np.all(attributions[images[..., 0] == 0] == 0)  # at the baseline: nothing
+    assert errors[64] < 0.02 * max(np.abs(gap).max(), 1e-3)  # completeness
+    assert errors[64] < errors[2]  # the integration error shrinks with more steps
+    predicted = explain.integrated_gradients(model, images[:2])
+    np.testing.assert_allclose(
+        predicted,
+        explain.integrated_gradients(model, images[:2], model.predict(images[:2], verbose=0)
+                                     .argmax(axis=1)),
+        atol=1e-6,
+    )
+    with pytest.raises(ValueError, match="steps"):
+        explain.integrated_gradients(model, images, steps=0)
+
+
+# ---- deletion and insertion curves --------------------------------------------------------------
+
+
+def test_deletion_curve_of_the_right_map_falls_first_and_monotonically():
+    image = _square_image()
+    model = _square_reader(strength=10.0)
+    right = np.zeros((1, 28, 28), np.float32)
+    right[0, R0:R1, R0:R1] = np.arange(1, 17).reshape(4, 4)  # the square, in some order
+    steps = 196  # 4 pixels per step: the square goes in the first 4 steps
+    curve = explain.deletion_curve(model, image, right, class_index=0, steps=steps)
+    assert curve.shape == (1, steps + 1) and curve.dtype == np.float32
+    assert curve[0, 0] == pytest.approx(float(model(image)[0, 0]), abs=1e-6)
+    assert np.all(np.diff(curve[0]) <= 1e-7)  # removing evidence never raises it
+    assert np.all(np.diff(curve[0, :5]) < 0)  # each of the first steps removes some of it
+    np.testing.assert_allclose(curve[0, 4:], curve[0, -1], atol=1e-6)  # then nothing is left
+    wrong = -right  # the square last
+    late = explain.deletion_curve(model, image, wrong, class_index=0, steps=steps)
+    assert explain.area_under_curve(curve)[0] < explain.area_under_curve(late)[0]
+    inserted = explain.deletion_curve(model, image, right, 0, steps=steps, insertion=True)
+    assert np.all(np.diff(inserted[0]) >= -1e-7)
+    np.testing.assert_allclose(inserted[0, [0, -1]], curve[0, [-1, 0]], atol=1e-6)
+    with pytest.raises(ValueError, match="shape"):
+        explain.deletion_curve(model, image, right[:, :10])
+
+
+def test_area_under_curve_by_hand():
+    np.testing.assert_allclose(
+        explain.area_under_curve(np.array([[1.0, 0.5, 0.0], [0.0, 1.0, 1.0]])), [0.5, 0.75]
+    )
+
+
 # ---- sanity check -------------------------------------------------------------------------------
 
 
@@ -293,4 +371,16 @@ def test_explanation_grid(test_images):
     fig = viz.explanation_grid(images[:3], maps, labels[:3], probs)
     assert len(fig.axes) == 3 * 4
     assert "true" in fig.axes[0].get_title()
+    plt.close(fig)
+
+
+def test_plot_deletion_curves_one_line_per_method():
+    curves = {"good": np.array([[1.0, 0.2, 0.0], [1.0, 0.4, 0.0]]),
+              "random": np.array([[1.0, 0.9, 0.0], [1.0, 0.7, 0.0]])}
+    fig = viz.plot_deletion_curves(curves)
+    ax = fig.axes[0]
+    assert len(ax.get_lines()) == 2
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert labels == ["good (area 0.400)", "random (area 0.650)"]
+    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.3, 0.0])
     plt.close(fig)
