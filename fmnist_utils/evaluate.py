@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -593,6 +593,64 @@ def compare_table(
     return table
 
 
+def paired_bootstrap(
+    a: np.ndarray,
+    b: np.ndarray,
+    y_true: np.ndarray,
+    statistic: Callable[[np.ndarray, np.ndarray], float],
+    names: tuple[str, str] = ("A", "B"),
+    *,
+    metric: str = "statistic",
+    higher_is_better: bool = True,
+    confidence: float = 0.95,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    digits: int = 4,
+) -> Comparison:
+    """Any test-set statistic of two models (e.g. the ECE), compared on the SAME test images.
+
+    ``a`` and ``b`` are the two models' outputs for the same images (probabilities, rows in
+    the order of ``y_true``); ``statistic(outputs, y_true)`` is computed on the full test set
+    for each, then on ``n_resamples`` bootstrap resamples of the images, the same resample for
+    both, and the percentile interval of ``statistic(a) - statistic(b)`` gives the verdict (as
+    :func:`compare`, from ``a``'s point of view). Use it for statistics that :func:`compare`
+    cannot pair image by image, such as :func:`expected_calibration_error` before and after
+    temperature scaling. Like McNemar's test it measures test-set sampling noise only.
+
+    Example:
+        >>> y = np.arange(200) % 2
+        >>> good, bad = np.eye(2)[y] * 0.8 + 0.1, np.full((200, 2), 0.5)
+        >>> c = paired_bootstrap(good, bad, y, lambda p, t: float(np.mean(p.argmax(1) == t)),
+        ...                      ("good", "bad"), metric="accuracy", n_resamples=200)
+        >>> c.verdict, round(c.difference, 2)
+        ('better', 0.5)
+    """
+    a, b, y_true = np.asarray(a), np.asarray(b), np.asarray(y_true)
+    if not len(a) == len(b) == len(y_true):
+        raise ValueError(
+            f"a, b and y_true differ in length: {len(a)}, {len(b)}, {len(y_true)}; "
+            "both models must be scored on the same images"
+        )
+    if not 0 < confidence < 1:
+        raise ValueError(f"confidence must be between 0 and 1; got {confidence}")
+    value_a, value_b = float(statistic(a, y_true)), float(statistic(b, y_true))
+    rng = np.random.default_rng(seed)
+    draws = np.empty(n_resamples)
+    for k in range(n_resamples):
+        i = rng.integers(0, len(y_true), len(y_true))
+        draws[k] = statistic(a[i], y_true[i]) - statistic(b[i], y_true[i])
+    tail = (1 - confidence) / 2
+    low, high = (float(v) for v in np.quantile(draws, [tail, 1 - tail]))
+    return Comparison(
+        a=names[0], b=names[1], metric=metric, mean_a=value_a, mean_b=value_b,
+        n_a=len(y_true), n_b=len(y_true), difference=value_a - value_b, low=low, high=high,
+        confidence=confidence,
+        method=f"paired bootstrap over the same {len(y_true):,} images, {n_resamples} resamples",
+        p_value=float("nan"), higher_is_better=higher_is_better,
+        verdict=_verdict(low, high, higher_is_better), digits=digits, unit="image",
+    )
+
+
 def most_confident_mistakes(
     probs: np.ndarray,
     labels: np.ndarray,
@@ -632,6 +690,63 @@ def most_confident_mistakes(
             "second choice": names[second[wrong]],
             "second probability": probs[wrong, second[wrong]],
             "true-class probability": probs[wrong, labels[wrong]],
+        }
+    )
+
+
+def label_issue_candidates(
+    probs: np.ndarray,
+    labels: np.ndarray,
+    top: int = 20,
+    class_names: Sequence[str] = CLASS_NAMES,
+) -> pd.DataFrame:
+    """The images whose given label the model finds least probable: candidates for a person to
+    check, not proven label errors.
+
+    ``probs`` must be *out-of-sample* probabilities, e.g. out-of-fold from k-fold
+    cross-validation, so that no image was scored by a model that learned its label. Images are
+    ranked by the probability of their given label ("self-confidence", cleanlab's default
+    ranking; Northcutt et al. 2021, "Confident learning"), lowest first. Columns: ``index``
+    (position in ``probs``), ``given`` label, ``given probability``, ``suggested`` (the most
+    probable *other* class), ``suggested probability``, and ``above threshold``: whether the
+    suggested class's probability reaches that class's threshold in confident learning, the
+    mean probability the model gives that class on the images labelled with it.
+
+    Example:
+        >>> probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.1, 0.9]])
+        >>> table = label_issue_candidates(probs, np.array([0, 1, 1, 1]), 2, ["a", "b"])
+        >>> table[["index", "given", "given probability", "suggested"]]
+           index given  given probability suggested
+        0      2     b                0.3         a
+        1      1     b                0.8         a
+    """
+    probs = np.asarray(probs, dtype=float)
+    labels = np.asarray(labels).astype(int)
+    if probs.ndim != 2 or len(probs) != len(labels):
+        raise ValueError(
+            f"probs must be (n, classes) with one row per label; got {probs.shape} for "
+            f"{len(labels)} labels"
+        )
+    rows = np.arange(len(labels))
+    given = probs[rows, labels]
+    others = probs.copy()
+    others[rows, labels] = -np.inf
+    suggested = others.argmax(axis=1)
+    # confident learning's per-class threshold: mean self-confidence of each class's images
+    thresholds = np.array(
+        [given[labels == k].mean() if np.any(labels == k) else np.inf
+         for k in range(probs.shape[1])]
+    )
+    order = np.argsort(given, kind="stable")[:top]
+    names = np.asarray(list(class_names), dtype=object)
+    return pd.DataFrame(
+        {
+            "index": order,
+            "given": names[labels[order]],
+            "given probability": given[order],
+            "suggested": names[suggested[order]],
+            "suggested probability": probs[order, suggested[order]],
+            "above threshold": probs[order, suggested[order]] >= thresholds[suggested[order]],
         }
     )
 

@@ -184,11 +184,16 @@ def plot_confusion_matrix(
     normalize: bool = False,
     title: str | None = None,
     ax=None,
+    mask_diagonal: bool = False,
 ) -> Figure:
     """A confusion matrix heatmap (rows: true class, columns: predicted), counts or shares.
 
+    With ``mask_diagonal=True`` the diagonal (the correct predictions) is left blank, so the
+    colour scale spans the mistakes only and the largest confusions stand out.
+
     Example:
         >>> fig = plot_confusion_matrix(y_test, y_pred, normalize=True)  # doctest: +SKIP
+        >>> fig = plot_confusion_matrix(y_test, y_pred, mask_diagonal=True)  # doctest: +SKIP
     """
     import seaborn as sns
     from sklearn.metrics import confusion_matrix
@@ -212,6 +217,7 @@ def plot_confusion_matrix(
         yticklabels=class_names,
         cbar=False,
         annot_kws={"fontsize": 7},
+        mask=np.eye(len(cm), dtype=bool) if mask_diagonal else None,
         ax=ax,
     )
     ax.set_xlabel("predicted class")
@@ -959,6 +965,56 @@ def plot_reliability_diagram(
     return fig
 
 
+def plot_precision_recall(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    class_names: Sequence[str] = CLASS_NAMES,
+    size: float = 4.2,
+) -> Figure:
+    """One precision-recall curve per class (one class against the rest), full and zoomed.
+
+    Each class's curve comes from ``sklearn.metrics.precision_recall_curve`` on its column of
+    ``probs``; the legend gives its average precision (``average_precision_score``), classes
+    sorted from the lowest. The right panel zooms on recall >= 0.5 and on the precisions the
+    curves reach there (down to the lowest precision any class keeps at recall 0.9), where the
+    classes differ.
+
+    Example:
+        >>> fig = plot_precision_recall(y_test, probs_test)  # doctest: +SKIP
+    """
+    from sklearn.metrics import average_precision_score, precision_recall_curve
+
+    y_true, probs = np.asarray(y_true), np.asarray(probs)
+    curves = {}
+    for k, name in enumerate(class_names):
+        precision, recall, _ = precision_recall_curve(y_true == k, probs[:, k])
+        curves[name] = (recall, precision, average_precision_score(y_true == k, probs[:, k]))
+    # the lowest precision any class keeps at recall 0.9 (its best threshold there)
+    floor = min(float(p[r >= 0.9].max()) for r, p, _ in curves.values())
+    fig, axes = plt.subplots(1, 2, figsize=(2 * size + 1.6, size))
+    colours = plt.get_cmap("tab10")
+    order = sorted(curves, key=lambda name: curves[name][2])
+    for ax, zoom in zip(axes, (False, True), strict=True):
+        for name in order:
+            recall, precision, ap = curves[name]
+            ax.plot(recall, precision, color=colours(list(class_names).index(name)),
+                    linewidth=1.2, label=f"{name} (AP {ap:.3f})")
+        ax.set_xlabel("recall")
+        ax.set_ylabel("precision")
+        ax.grid(alpha=0.3)
+        if zoom:
+            ax.set_xlim(0.5, 1.0)
+            ax.set_ylim(max(0.0, floor - 0.05), 1.005)
+            ax.set_title("zoom: recall >= 0.5", fontsize=10)
+        else:
+            ax.set_xlim(0, 1.0)
+            ax.set_ylim(0, 1.02)
+            ax.set_title("precision-recall, one class vs the rest", fontsize=10)
+    axes[1].legend(loc="center left", bbox_to_anchor=(1.02, 0.5), fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
 def plot_mistakes(
     images: np.ndarray,
     labels: np.ndarray,
@@ -1003,6 +1059,47 @@ def plot_mistakes(
         if top2:
             title += f"\n2nd: {class_names[second]} ({probs[i, second]:.1%})"
         ax.set_title(title, fontsize=7, color="black" if first == true else "C3")
+    fig.tight_layout()
+    return fig
+
+
+def plot_label_issues(
+    images: np.ndarray,
+    candidates,
+    ncols: int = 6,
+    size: float = 1.55,
+) -> Figure:
+    """A gallery of label-error candidates: each image with its given and suggested label.
+
+    ``candidates`` is :func:`fmnist_utils.evaluate.label_issue_candidates`'s table (columns
+    ``index``, ``given``, ``given probability``, ``suggested``, ``suggested probability``);
+    ``images`` are the images its ``index`` points into. The titles say "given", not "true":
+    which of the two labels is right is for a person to decide.
+
+    Example:
+        >>> table = label_issue_candidates(oof_probs, y_train, top=12)  # doctest: +SKIP
+        >>> fig = plot_label_issues(x_train, table)  # doctest: +SKIP
+    """
+    n = len(candidates)
+    nrows = max(1, int(np.ceil(n / ncols)))
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(ncols * size, nrows * (size + 0.5)), squeeze=False
+    )
+    for k, ax in enumerate(axes.ravel()):
+        ax.axis("off")
+        if k >= n:
+            continue
+        row = candidates.iloc[k]
+        ax.imshow(np.asarray(images[int(row["index"])]).squeeze(), cmap="gray", vmin=0, vmax=255)
+        given, suggested = (
+            f"{p:.0%}" if p >= 0.005 else "<1%"
+            for p in (row["given probability"], row["suggested probability"])
+        )
+        ax.set_title(
+            f"#{int(row['index'])}\ngiven: {row['given']} ({given})\n"
+            f"suggested: {row['suggested']} ({suggested})",
+            fontsize=6.5,
+        )
     fig.tight_layout()
     return fig
 

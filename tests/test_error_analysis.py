@@ -261,3 +261,106 @@ def test_error_analysis_plots_return_figures(fmnist):
     first = fig.axes[0].get_ylabel()
     assert first.startswith(pairs.loc[0, "true"]) and f"({pairs.loc[0, 'count']} images)" in first
     plt.close(fig)
+
+
+# ---------------------------------------------------------------------------------------------
+# Label-issue candidates, paired bootstrap, masked confusion matrix, precision-recall curves
+# ---------------------------------------------------------------------------------------------
+def test_label_issue_candidates_find_flipped_labels(fmnist):
+    _, (_, y_test) = fmnist
+    true = y_test[:1000]
+    rng = np.random.default_rng(4)
+    # out-of-sample probabilities of a good model of the TRUE classes
+    probs = softmax(4 * np.eye(10)[true] + rng.normal(0, 0.5, (1000, 10)), axis=1)
+    flipped = rng.choice(1000, size=20, replace=False)
+    given = true.copy()
+    given[flipped] = (true[flipped] + 1 + rng.integers(0, 9, 20)) % 10
+    table = evaluate.label_issue_candidates(probs, given, top=20)
+    assert list(table.columns) == [
+        "index", "given", "given probability", "suggested", "suggested probability",
+        "above threshold",
+    ]
+    assert set(table["index"]) == set(flipped)  # the 20 least likely given labels
+    assert table["given probability"].is_monotonic_increasing
+    idx = table["index"].to_numpy()
+    assert table["given"].tolist() == [CLASS_NAMES[c] for c in given[idx]]
+    assert table["suggested"].tolist() == [CLASS_NAMES[c] for c in true[idx]]
+    np.testing.assert_allclose(table["given probability"], probs[idx, given[idx]])
+    # confident learning's threshold of a class: its images' mean probability of that class
+    thresholds = np.array([probs[given == k, k].mean() for k in range(10)])
+    expected = probs[idx, true[idx]] >= thresholds[true[idx]]
+    assert table["above threshold"].tolist() == expected.tolist() and expected.any()
+    assert len(evaluate.label_issue_candidates(probs, given, top=5)) == 5
+    with pytest.raises(ValueError, match="one row per label"):
+        evaluate.label_issue_candidates(probs[:10], given)
+
+
+def test_paired_bootstrap_of_the_ece_gives_verdicts():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 10, 3000)
+    right = rng.random(3000) < 0.8
+    pred = np.where(right, labels, (labels + 1) % 10)
+    calibrated = np.full((3000, 10), 0.2 / 9)
+    calibrated[np.arange(3000), pred] = 0.8  # confidence 0.8, accuracy 0.8
+    overconfident = evaluate.apply_temperature(calibrated, 0.3)
+    c = evaluate.paired_bootstrap(
+        calibrated, overconfident, labels, evaluate.expected_calibration_error,
+        ("calibrated", "over-confident"), metric="test ECE", higher_is_better=False,
+        n_resamples=200,
+    )
+    assert c.verdict == "better" and c.low <= c.difference <= c.high < 0
+    assert c.mean_b == pytest.approx(evaluate.expected_calibration_error(overconfident, labels))
+    assert "paired bootstrap" in str(c) and "calibrated is better" in str(c)
+    same = evaluate.paired_bootstrap(
+        calibrated, calibrated, labels, evaluate.expected_calibration_error, n_resamples=50
+    )
+    assert same.difference == 0 and same.verdict == evaluate.NO_DIFFERENCE
+    with pytest.raises(ValueError, match="same images"):
+        evaluate.paired_bootstrap(calibrated[:10], calibrated, labels, np.mean)
+
+
+def test_confusion_matrix_can_mask_the_diagonal():
+    y_true, y_pred = np.array([0, 1, 1, 1, 0]), np.array([0, 1, 0, 1, 1])
+    fig = viz.plot_confusion_matrix(y_true, y_pred, ["a", "b"], mask_diagonal=True)
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["1", "1"]  # mistakes only
+    plt.close(fig)
+    fig = viz.plot_confusion_matrix(y_true, y_pred, ["a", "b"])
+    assert sorted(t.get_text() for t in fig.axes[0].texts) == ["1", "1", "1", "2"]
+    plt.close(fig)
+
+
+def test_precision_recall_plot_has_a_curve_and_an_ap_per_class(fmnist):
+    from sklearn.metrics import average_precision_score
+
+    _, (_, y_test) = fmnist
+    labels = y_test[:500]
+    rng = np.random.default_rng(6)
+    probs = softmax(2 * np.eye(10)[labels] + rng.normal(0, 1.0, (500, 10)), axis=1)
+    fig = viz.plot_precision_recall(labels, probs)
+    full, zoom = fig.axes
+    assert len(full.get_lines()) == len(zoom.get_lines()) == 10
+    legend = [t.get_text() for t in zoom.get_legend().get_texts()]
+    shirt_ap = average_precision_score(labels == 6, probs[:, 6])
+    assert f"Shirt (AP {shirt_ap:.3f})" in legend
+    assert zoom.get_xlim() == (0.5, 1.0) and zoom.get_ylim()[0] > 0
+    plt.close(fig)
+
+
+def test_label_issue_gallery_titles_say_given_and_suggested(fmnist):
+    (x_train, y_train), _ = fmnist
+    probs = np.full((50, 10), 0.02)
+    probs[np.arange(50), (y_train[:50] + 1) % 10] = 0.82
+    table = evaluate.label_issue_candidates(probs, y_train[:50], top=7)
+    fig = viz.plot_label_issues(x_train, table, ncols=4)
+    assert isinstance(fig, Figure) and len(fig.axes) == 8
+    title = fig.axes[0].get_title()
+    first = int(table.loc[0, "index"])
+    assert title.startswith(f"#{first}\ngiven: {CLASS_NAMES[y_train[first]]} (2%)")
+    assert f"suggested: {CLASS_NAMES[(y_train[first] + 1) % 10]} (82%)" in title
+    assert fig.axes[7].get_title() == ""  # an empty slot
+    plt.close(fig)
+    probs[0] = 0.0
+    probs[0, (y_train[0] + 1) % 10] = 1.0  # given label: probability 0
+    fig = viz.plot_label_issues(x_train, evaluate.label_issue_candidates(probs, y_train[:50], 1))
+    assert "(<1%)" in fig.axes[0].get_title() and "(100%)" in fig.axes[0].get_title()
+    plt.close(fig)
