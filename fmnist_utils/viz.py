@@ -146,15 +146,19 @@ def pixel_heatmap(image: np.ndarray, title: str | None = None, size: float = 11)
 
 
 def plot_history(
-    histories: dict, metrics: Sequence[str] = ("loss", "accuracy"), size: float = 4.5
+    histories: dict,
+    metrics: Sequence[str] = ("loss", "accuracy"),
+    size: float = 4.5,
+    marker: str | None = None,
 ) -> Figure:
     """Learning curves: one panel per metric, train (solid) and validation (dashed) per run.
 
     ``histories`` maps a run's name to the table returned by :func:`fmnist_utils.train.fit`
-    (or a Keras ``History.history`` dict).
+    (or a Keras ``History.history`` dict). ``marker`` (e.g. ``"o"``) draws a point at every
+    epoch, so that short runs (one or two epochs) still show up.
 
     Example:
-        >>> fig = plot_history({"MLP": h_mlp, "CNN": h_cnn})  # doctest: +SKIP
+        >>> fig = plot_history({"MLP": h_mlp, "CNN": h_cnn}, marker="o")  # doctest: +SKIP
     """
     import pandas as pd
 
@@ -165,9 +169,10 @@ def plot_history(
             epochs = table["epoch"] if "epoch" in table else np.arange(1, len(table) + 1)
             color = f"C{i}"
             if metric in table:
-                ax.plot(epochs, table[metric], color=color, label=f"{name} train")
+                ax.plot(epochs, table[metric], color=color, marker=marker, label=f"{name} train")
             if f"val_{metric}" in table:
-                ax.plot(epochs, table[f"val_{metric}"], "--", color=color, label=f"{name} val")
+                ax.plot(epochs, table[f"val_{metric}"], "--", color=color, marker=marker,
+                        label=f"{name} val")
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_title(metric)
@@ -224,6 +229,59 @@ def plot_confusion_matrix(
     ax.set_ylabel("true class")
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_difference(
+    y_true: np.ndarray,
+    y_pred_a: np.ndarray,
+    y_pred_b: np.ndarray,
+    names: tuple[str, str] = ("A", "B"),
+    class_names: Sequence[str] = CLASS_NAMES,
+    ax=None,
+) -> Figure:
+    """Model A's row-normalised confusion matrix minus model B's, in percentage points.
+
+    Each row is a true class; a cell is the share of that class's images sent to the column's
+    class by A minus the share sent there by B. On the diagonal a positive cell means A gets
+    more of the class right; off the diagonal a negative cell means A makes that mistake less
+    often. Differences under 0.05 points are left blank, so the changes stand out.
+
+    Example:
+        >>> fig = plot_confusion_difference(y_test, pred_cnn, pred_mlp, ("CNN", "MLP"))  # doctest: +SKIP
+    """  # noqa: E501
+    import seaborn as sns
+    from sklearn.metrics import confusion_matrix
+
+    labels = list(range(len(class_names)))
+    matrices = [
+        confusion_matrix(y_true, y_pred, labels=labels, normalize="true")
+        for y_pred in (y_pred_a, y_pred_b)
+    ]
+    points = 100 * (matrices[0] - matrices[1])
+    text = np.where(np.abs(points) >= 0.05, np.char.mod("%+.1f", points), "")
+    limit = float(np.abs(points).max()) or 1.0
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(7, 6))
+    else:
+        fig = ax.figure
+    sns.heatmap(
+        points,
+        annot=text,
+        fmt="",
+        cmap="PuOr_r",
+        vmin=-limit,
+        vmax=limit,
+        xticklabels=class_names,
+        yticklabels=class_names,
+        cbar_kws={"label": "percentage points"},
+        annot_kws={"fontsize": 8},
+        ax=ax,
+    )
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    ax.set_title(f"{names[0]} minus {names[1]} (share of each true class, points)")
     fig.tight_layout()
     return fig
 

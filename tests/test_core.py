@@ -147,6 +147,29 @@ def test_curves_and_confusion_matrix_are_figures():
     assert sorted(t.get_text() for t in cm.axes[0].texts) == ["0", "1", "1", "1"]
 
 
+def test_history_markers_show_a_one_epoch_run():
+    one_epoch = {"epoch": [1], "loss": [1.0], "val_loss": [1.1], "accuracy": [0.6],
+                 "val_accuracy": [0.55]}
+    plain = viz.plot_history({"run": one_epoch})
+    assert {line.get_marker() for line in plain.axes[0].lines} == {"None"}  # invisible points
+    marked = viz.plot_history({"run": one_epoch}, marker="o")
+    assert {line.get_marker() for line in marked.axes[0].lines} == {"o"}
+    for fig in (plain, marked):
+        fig.clf()
+
+
+def test_confusion_difference_shows_points_of_each_true_class():
+    y_true = np.array([0, 0, 1, 1, 1, 1])
+    a = np.array([0, 0, 1, 1, 1, 0])  # rows: [1, 0], [1/4, 3/4]
+    b = np.array([0, 1, 1, 1, 1, 1])  # rows: [1/2, 1/2], [0, 1]
+    fig = viz.plot_confusion_difference(y_true, a, b, ("A", "B"), ["a", "b"])
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert texts == ["+50.0", "-50.0", "+25.0", "-25.0"]
+    assert fig.axes[0].get_title().startswith("A minus B")
+    same = viz.plot_confusion_difference(y_true, a, a, class_names=["a", "b"])
+    assert [t.get_text() for t in same.axes[0].texts] == ["", "", "", ""]
+
+
 def test_shift_images_moves_content_and_fills_black(fmnist):
     (x_train, _), _ = fmnist
     x = x_train[:10]
