@@ -725,20 +725,27 @@ def embedding_map(
     title: str | None = None,
     seed: int = 0,
     ax=None,
+    cmap: str = "gray_r",
+    value_range: tuple[float, float] | None = None,
 ) -> Figure:
     """A 2-D map of images: one dot per image coloured by class, and image thumbnails on top.
 
     Thumbnails are drawn for up to ``n_thumbnails`` points, picked at random but never closer
-    to one another than a small fraction of the map's size, so they don't pile up.
+    to one another than a small fraction of the map's size, so they don't pile up. They use
+    ``cmap``: ``"gray_r"`` (the default) draws a light item dark on white, ``"gray"`` as
+    stored (0 black, 255 white). ``value_range=(0, 255)`` gives every thumbnail the same grey
+    scale; without it each thumbnail is stretched to its own darkest and brightest pixel.
 
     Example:
         >>> xy = PCA(2).fit_transform(x.reshape(len(x), -1))  # doctest: +SKIP
-        >>> fig = embedding_map(xy, y, x, title="PCA")  # doctest: +SKIP
+        >>> fig = embedding_map(xy, y, x, cmap="gray", value_range=(0, 255))  # doctest: +SKIP
     """
+    from matplotlib.colors import Normalize
     from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
     coords = np.asarray(coords, dtype=float)
     labels = np.asarray(labels)
+    norm = Normalize(*value_range) if value_range is not None else None
     if ax is None:
         fig, ax = plt.subplots(figsize=(8.5, 7))
     else:
@@ -756,7 +763,9 @@ def embedding_map(
             if shown and np.min(np.sum((np.array(shown) - scaled[i]) ** 2, axis=1)) < 0.07**2:
                 continue
             shown.append(scaled[i])
-            thumb = OffsetImage(np.asarray(images[i]).squeeze(), cmap="gray_r", zoom=zoom)
+            thumb = OffsetImage(
+                np.asarray(images[i]).squeeze(), cmap=cmap, norm=norm, zoom=zoom
+            )
             box = AnnotationBbox(
                 thumb,
                 coords[i],

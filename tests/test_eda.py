@@ -123,3 +123,17 @@ def test_eda_plots_return_figures(sample):
     fig = viz.show_pairs(x, np.array([[0, 1], [2, 2]]), y, distances=np.array([1.0, 0.0]))
     assert isinstance(fig, Figure) and len(fig.axes) == 4
     assert isinstance(viz.show_pairs(x, np.zeros((0, 2), int), y), Figure)
+
+
+def test_embedding_map_draws_thumbnails_as_stored_when_asked(sample):
+    x, y = sample
+    coords = np.random.default_rng(0).normal(size=(50, 2))
+    dark = x[:50] // 2  # no pixel above 127
+    fig = viz.embedding_map(coords, y[:50], dark, n_thumbnails=5)
+    fig.canvas.draw()
+    image = fig.axes[0].artists[0].offsetbox.get_children()[0]
+    assert image.get_cmap().name == "gray_r" and image.norm.vmax <= 127  # stretched
+    fig = viz.embedding_map(coords, y[:50], dark, n_thumbnails=5, cmap="gray",
+                            value_range=(0, 255))
+    image = fig.axes[0].artists[0].offsetbox.get_children()[0]
+    assert image.get_cmap().name == "gray" and (image.norm.vmin, image.norm.vmax) == (0, 255)
