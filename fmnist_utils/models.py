@@ -310,6 +310,7 @@ def experiment_mlp(
     batch_norm: bool = False,
     dropout: float = 0.0,
     name: str = "experiment_mlp",
+    kernel_initializer: str = "glorot_uniform",
 ):
     """A configurable MLP for controlled training experiments: one switch per factor.
 
@@ -319,11 +320,15 @@ def experiment_mlp(
     :func:`fmnist_utils.train.gradient_norms` reports), the output ``probabilities``. With
     batch normalisation the Dense layers have no bias (the normalisation's offset replaces
     it). ``activation`` is any Keras activation name ("relu", "elu", "gelu", "sigmoid"...).
+    ``kernel_initializer`` draws the hidden layers' initial weights: Keras' default
+    ``"glorot_uniform"`` (variance 2 / (fan_in + fan_out)) or e.g. ``"he_normal"`` (variance
+    2 / fan_in, for ReLU); the output layer keeps Keras' default.
 
     Example:
         >>> experiment_mlp().count_params()  # doctest: +SKIP
         269322
         >>> deep = experiment_mlp(units=64, depth=8, activation="sigmoid")  # doctest: +SKIP
+        >>> he = experiment_mlp(depth=8, kernel_initializer="he_normal")  # doctest: +SKIP
     """
     if depth < 0:
         raise ValueError(f"depth must be 0 or more; got {depth}")
@@ -334,7 +339,9 @@ def experiment_mlp(
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = layers.Flatten(name="flatten")(inputs)
     for i in range(1, depth + 1):
-        x = layers.Dense(units, use_bias=not batch_norm, name=f"dense{i}")(x)
+        x = layers.Dense(
+            units, use_bias=not batch_norm, kernel_initializer=kernel_initializer, name=f"dense{i}"
+        )(x)
         if batch_norm:
             x = layers.BatchNormalization(momentum=0.9, name=f"dense{i}_bn")(x)
         x = layers.Activation(activation, name=f"dense{i}_{activation}")(x)

@@ -138,6 +138,25 @@ def test_experiment_mlp_switches():
         models.experiment_mlp(dropout=1.0)
 
 
+def test_experiment_mlp_kernel_initializer_sets_the_weight_variance():
+    keras.utils.set_random_seed(0)
+    glorot = models.experiment_mlp(units=512, depth=2)
+    he = models.experiment_mlp(units=512, depth=2, kernel_initializer="he_normal")
+    # Glorot uniform: variance 2 / (fan_in + fan_out); He normal: 2 / fan_in (truncated normal
+    # in Keras, whose stddev is corrected so the variance stays 2 / fan_in).
+    glorot_std = np.std(glorot.get_layer("dense2").kernel.numpy())
+    he_std = np.std(he.get_layer("dense2").kernel.numpy())
+    assert glorot_std == pytest.approx(np.sqrt(2 / (512 + 512)), rel=0.03)
+    assert he_std == pytest.approx(np.sqrt(2 / 512), rel=0.03)
+    assert np.std(he.get_layer("dense1").kernel.numpy()) == pytest.approx(
+        np.sqrt(2 / 784), rel=0.03
+    )
+    # the output layer keeps Keras' default (Glorot uniform) either way
+    assert np.std(he.get_layer("probabilities").kernel.numpy()) == pytest.approx(
+        np.sqrt(2 / (512 + 10)), rel=0.05
+    )
+
+
 def test_gradient_norms_one_row_per_kernel(small_set):
     x, y = small_set
     model = models.experiment_mlp(units=16, depth=3, batch_norm=True)
