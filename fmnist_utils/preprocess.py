@@ -13,7 +13,14 @@ Example:
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
 import numpy as np
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
 NUM_CLASSES = 10
@@ -443,12 +450,6 @@ def mixup(
 # --- photos (14) ---
 # Real photos (colour, any size, usually on a light background) become Fashion-MNIST-like 28x28
 # images here, through ONE path that the web service, the notebooks and the tests all call.
-import struct  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import TYPE_CHECKING, NamedTuple  # noqa: E402
-
-if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
 
 #: Default upper limit on a photo's pixel count (width x height), checked from the file's header
 #: before any pixel is decoded: 40 megapixels covers phone cameras and stops decompression bombs.

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import random
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -566,8 +567,6 @@ def runs_table(histories: dict, metric: str = "accuracy"):
 # Training recipes (notebook 13 and benchmarks/time_to_accuracy.py): a model plus every
 # training choice, in one record, so that an ablation changes exactly one field.
 # --------------------------------------------------------------------------------------------
-from dataclasses import asdict, dataclass, field  # noqa: E402
-
 #: The optimizers a :class:`Recipe` can name.
 OPTIMIZERS = ("adamw", "adam", "sgd_nesterov")
 #: The learning-rate schedules a :class:`Recipe` can name.
