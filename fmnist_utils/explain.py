@@ -40,6 +40,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from scipy.integrate import trapezoid
 
 #: Layer types skipped when :func:`last_conv_layer` looks for the last feature map: pooling
 #: only shrinks the map that the convolution before it made.
@@ -250,6 +251,16 @@ def last_conv_layer(model) -> str:
         )
     convs = [layer for layer in candidates if type(layer).__name__ not in _POOLING]
     return (convs or candidates)[-1].name
+
+
+def _outputs(model, images: np.ndarray, batch_size: int) -> np.ndarray:
+    """The model's outputs (probabilities for the course's softmax models), batch by batch."""
+    return np.concatenate(
+        [
+            np.asarray(model(images[i : i + batch_size], training=False))
+            for i in range(0, len(images), batch_size)
+        ]
+    )
 
 
 def _predicted(run, images: np.ndarray, batch_size: int) -> np.ndarray:
@@ -564,15 +575,7 @@ def occlusion(
         )
     indices = _class_indices(class_index, n, _num_classes(model))
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return np.concatenate(
-            [
-                np.asarray(model(x[i : i + batch_size], training=False))
-                for i in range(0, len(x), batch_size)
-            ]
-        )
-
-    base = predict(images)
+    base = _outputs(model, images, batch_size)
     if indices is None:
         indices = base.argmax(axis=-1)
     base_score = base[np.arange(n), indices]
@@ -589,7 +592,7 @@ def occlusion(
         x = images[start : start + per_chunk]
         occluded = x[:, None] * masks[None] + fill * (1.0 - masks[None])  # (m, P, h, w, c)
         occluded = occluded.reshape(-1, *images.shape[1:]).astype(np.float32)
-        probs = predict(occluded).reshape(len(x), len(corners), -1)
+        probs = _outputs(model, occluded, batch_size).reshape(len(x), len(corners), -1)
         classes = indices[start : start + per_chunk]
         drop = base_score[start : start + per_chunk, None] - probs[np.arange(len(x)), :, classes]
         # spread each square's drop over the pixels it covered: (m, P) @ (P, h*w)
@@ -654,16 +657,8 @@ def deletion_curve(
         raise ValueError(f"steps must be at least 1; got {steps}")
     indices = _class_indices(class_index, n, _num_classes(model))
 
-    def predict(x: np.ndarray) -> np.ndarray:
-        return np.concatenate(
-            [
-                np.asarray(model(x[i : i + batch_size], training=False))
-                for i in range(0, len(x), batch_size)
-            ]
-        )
-
     if indices is None:
-        indices = predict(images).argmax(axis=-1)
+        indices = _outputs(model, images, batch_size).argmax(axis=-1)
     pixels = height * width
     counts = np.round(np.linspace(0, pixels, steps + 1)).astype(int)
     rng = np.random.default_rng(seed)
@@ -682,7 +677,8 @@ def deletion_curve(
             removed = ~removed
         removed = removed.reshape(m, steps + 1, height, width, 1)
         x = np.where(removed, np.float32(fill), chunk[:, None]).astype(np.float32)
-        probs = predict(x.reshape(-1, *images.shape[1:])).reshape(m, steps + 1, -1)
+        flat_x = x.reshape(-1, *images.shape[1:])
+        probs = _outputs(model, flat_x, batch_size).reshape(m, steps + 1, -1)
         curves[start : start + m] = probs[np.arange(m), :, indices[start : start + m]]
     return curves
 
@@ -698,7 +694,7 @@ def area_under_curve(curves: np.ndarray) -> np.ndarray:
         [0.25, 1.0]
     """
     curves = np.asarray(curves, dtype=np.float64)
-    return (curves[:, :-1] + curves[:, 1:]).mean(axis=1) / 2
+    return trapezoid(curves, dx=1 / (curves.shape[1] - 1), axis=1)
 
 
 # --------------------------------------------------------------------------------------------
