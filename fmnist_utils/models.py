@@ -7,7 +7,10 @@
   filters where the image is small, a small classifier on top; learns faster per epoch.
 
 Every builder returns an *uncompiled* model whose last layer is a softmax over the ten classes,
-so any of them can go to :func:`compile_model` (Adam, sparse categorical cross-entropy).
+so any of them can go to :func:`compile_model` (Adam, sparse categorical cross-entropy). That
+layer computes in float32 under any dtype policy: under ``mixed_bfloat16`` a bfloat16 softmax
+gives probabilities that sum to 1 only within about 1e-3, enough to fool calibration code that
+tells probabilities from logits.
 
 Example:
     >>> model = compile_model(reference_cnn())  # doctest: +SKIP
@@ -41,7 +44,9 @@ def reference_mlp(hidden: int = 128, name: str = "reference_mlp"):
     inputs = keras.Input(shape=IMAGE_SHAPE, name="image")
     x = layers.Flatten()(inputs)
     x = layers.Dense(hidden, activation="relu")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(
+        NUM_CLASSES, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -65,7 +70,9 @@ def reference_cnn(dropout: float = 0.5, name: str = "reference_cnn"):
     x = layers.Flatten()(x)
     x = layers.Dense(128, activation="relu")(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(
+        NUM_CLASSES, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -90,8 +97,6 @@ def fast_cnn(
     conv ``filters[2]`` -> pool -> 3x3 -> flatten -> dropout -> Dense(10, softmax).
     Batch normalisation lets it learn fast; pooling three times leaves a 3x3x128 map, so the
     classifier on top is small and the model has fewer parameters than :func:`reference_cnn`.
-    (Global average pooling instead of the last pool and flatten trained worse here: it
-    throws away where on the item a feature was found.)
 
     Example:
         >>> fast_cnn().count_params()  # doctest: +SKIP
@@ -106,7 +111,9 @@ def fast_cnn(
         x = layers.MaxPooling2D(2, name=f"pool{stage}")(x)
     x = layers.Flatten()(x)
     x = layers.Dropout(dropout)(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(
+        NUM_CLASSES, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -347,7 +354,9 @@ def experiment_mlp(
         x = layers.Activation(activation, name=f"dense{i}_{activation}")(x)
         if dropout:
             x = layers.Dropout(dropout, name=f"dense{i}_dropout")(x)
-    outputs = layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(
+        NUM_CLASSES, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -404,7 +413,9 @@ def new_head(model, num_classes: int, layer: str | int | None = None, name: str 
     """
     keras = _keras()
     features = _features(model, layer)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name="probabilities")(features)
+    outputs = keras.layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(features)
     return keras.Model(model.input, outputs, name=name or model.name)
 
 
@@ -446,7 +457,9 @@ def transfer_model(
     if len(x.shape) == 4:
         x = layers.GlobalAveragePooling2D(name="head_pool")(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="probabilities")(x)
+    outputs = layers.Dense(
+        num_classes, activation="softmax", dtype="float32", name="probabilities"
+    )(x)
     return keras.Model(inputs, outputs, name=name)
 
 
