@@ -64,6 +64,7 @@ def fit(
     validation_data=None,
     epochs: int = 10,
     batch_size: int | None = 128,
+    steps_per_epoch: int | None = None,
     callbacks: list | None = None,
     verbose: int = 2,
 ):
@@ -97,6 +98,7 @@ def fit(
         y,
         validation_data=validation_data,
         epochs=epochs,
+        steps_per_epoch=steps_per_epoch,
         batch_size=batch_size if y is not None else None,
         shuffle=y is not None,  # a tf.data pipeline shuffles itself
         callbacks=[*(callbacks or []), _Recorder()],
@@ -583,14 +585,17 @@ class Recipe:
     ``adamw`` (decoupled weight decay ``weight_decay``), ``adam`` or ``sgd_nesterov``
     (momentum 0.9, the same weight decay). ``label_smoothing`` moves that much of each
     one-hot target's mass evenly onto all classes. Augmentation, applied to each training
-    batch: ``flip`` (horizontal), ``crop`` (pad by that many pixels, then crop 28x28 at a
-    random place; 0 is off) and ``erasing`` (the probability of blanking a random rectangle).
+    batch: ``flip`` (horizontal), ``translate`` (shift each image by its own random offset of
+    up to that many pixels, borders filled by reflection; 0 is off) and ``erasing`` (the
+    probability that an image gets a random rectangle blanked).
     ``ema`` evaluates the exponential moving average of the weights instead of the last weights;
     its momentum is ``ema_momentum``, or, when that is None, :func:`ema_momentum_for` the run's
     length (the average then spans about the last tenth of the steps). ``tta`` averages the
     predictions for each image and its mirror image (used by :func:`predict_recipe`).
-    ``precision`` is a Keras dtype policy (``"mixed_bfloat16"`` is faster on CPUs with bfloat16
-    instructions).
+    ``precision`` is a Keras dtype policy, or ``"auto"``: :func:`choose_precision` picks one for
+    the machine the recipe runs on. ``seconds``, when set, is the training budget in wall-clock
+    seconds and replaces ``epochs``: :func:`fit_recipe` measures the machine's speed on the
+    first steps and sizes the schedule to the time left (:func:`steps_for_budget`).
     Change one field with ``dataclasses.replace(recipe, flip=False)``; see :data:`RECIPES`.
     """
 
@@ -604,12 +609,13 @@ class Recipe:
     schedule: str = "one_cycle"
     label_smoothing: float = 0.1
     flip: bool = True
-    crop: int = 2
+    translate: int = 0
     erasing: float = 0.5
     ema: bool = True
     ema_momentum: float | None = None
     tta: bool = True
-    precision: str = "float32"
+    precision: str = "auto"
+    seconds: float | None = None
 
     def __post_init__(self):
         if self.optimizer not in OPTIMIZERS:
@@ -624,6 +630,10 @@ class Recipe:
             raise ValueError(
                 f"epochs and batch_size must be at least 1; got {self.epochs}, {self.batch_size}"
             )
+        if self.seconds is not None and self.seconds <= 0:
+            raise ValueError(f"seconds must be positive (or None for epochs); got {self.seconds}")
+        if self.translate < 0:
+            raise ValueError(f"translate must be a number of pixels >= 0; got {self.translate}")
         if not 0.0 <= self.erasing <= 1.0 or not 0.0 <= self.label_smoothing < 1.0:
             raise ValueError(
                 "erasing must be a probability in [0, 1] and label_smoothing in [0, 1); got "
@@ -636,39 +646,41 @@ class Recipe:
 
     def augments(self) -> bool:
         """Whether any augmentation is on."""
-        return bool(self.flip or self.crop or self.erasing)
+        return bool(self.flip or self.translate or self.erasing)
 
 
-#: The course's two recipes. ``fast``: the small fast CNN with a one-cycle schedule and nothing
-#: else, tuned to reach the classic CNN's 90.5% quickly. ``best``: the small ResNet with every
-#: trick of notebook 13.
+#: The course's two recipes, each with a training budget in seconds (``seconds``; the number of
+#: epochs follows from this machine's measured speed). ``fast``: the small fast CNN, AdamW with a
+#: one-cycle schedule at batch 512 and nothing else, 45 s: the quickest way to the classic CNN's
+#: accuracy (benchmarks/time_to_accuracy.py). ``best``: the small ResNet with every trick of
+#: notebook 13, 8 minutes. Budgets found by measuring, not guessing: benchmarks/recipe_search.md.
 RECIPES = {
     "fast": Recipe(
         model="fast_cnn",
         model_kwargs={"filters": (16, 32, 64)},
-        epochs=7,
-        batch_size=256,
-        learning_rate=3e-3,
+        batch_size=512,
+        learning_rate=5e-3,
         label_smoothing=0.0,
         flip=False,
-        crop=0,
         erasing=0.0,
         ema=False,
         tta=False,
+        seconds=45.0,
     ),
-    # No random crop: notebook 13's ablations measured that it costs accuracy on Fashion-MNIST,
-    # whose items are centred (shifted images are ones the test set does not contain).
-    "best": Recipe(epochs=10, crop=0, precision="mixed_bfloat16"),
+    "best": Recipe(seconds=480.0),
 }
 
 
 def recipe_augmenter(recipe: Recipe, seed: int | None = None):
     """The recipe's augmentation as a ``keras.Sequential`` of Keras preprocessing layers.
 
-    ``RandomFlip("horizontal")``, ``ZeroPadding2D(crop)`` + ``RandomCrop(28, 28)`` (a random
-    shift of up to ``crop`` pixels with black borders) and ``RandomErasing`` (a rectangle of
-    2-25% of the image set to black, for a share ``erasing`` of the images), each only when the
-    recipe asks for it; ``None`` when it asks for none. Call it with ``training=True``.
+    ``RandomFlip("horizontal")``; ``RandomTranslation`` by up to ``translate`` pixels each
+    way, a new offset for every image, the border filled by reflecting the image (no black
+    stripes the test set never shows); ``RandomErasing`` blanking a rectangle of 2-25% of the
+    image for exactly a share ``erasing`` of the images (Keras reads a single ``factor`` as
+    "a probability drawn from U(0, factor)", so the layer gets ``(erasing, erasing)``). Each
+    only when the recipe asks for it; ``None`` when it asks for none. Call it with
+    ``training=True``.
     """
     import keras
 
@@ -678,13 +690,22 @@ def recipe_augmenter(recipe: Recipe, seed: int | None = None):
     steps = []
     if recipe.flip:
         steps.append(layers.RandomFlip("horizontal", seed=seed, name="flip"))
-    if recipe.crop:
-        steps.append(layers.ZeroPadding2D(recipe.crop, name="pad"))
-        steps.append(layers.RandomCrop(IMAGE_SHAPE[0], IMAGE_SHAPE[1], seed=seed, name="crop"))
+    if recipe.translate:
+        share = (recipe.translate + 0.5) / IMAGE_SHAPE[0]  # rounds to at most `translate` px
+        steps.append(
+            layers.RandomTranslation(
+                share,
+                share,
+                fill_mode="reflect",
+                interpolation="nearest",
+                seed=seed,
+                name="translate",
+            )
+        )
     if recipe.erasing:
         steps.append(
             layers.RandomErasing(
-                factor=recipe.erasing,
+                factor=(recipe.erasing, recipe.erasing),
                 scale=(0.02, 0.25),
                 fill_value=0.0,
                 value_range=(0.0, 1.0),
@@ -762,8 +783,75 @@ def recipe_optimizer(recipe: Recipe, total_steps: int):
     )
 
 
-def build_recipe(recipe: Recipe, steps_per_epoch: int):
-    """The recipe's model, compiled with its optimizer, schedule and (smoothed) loss."""
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags (``avx512_bf16``, ``amx_bf16``...) from ``/proc/cpuinfo``;
+    an empty set where that file does not exist (macOS, Windows)."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def gpu_compute_capability() -> tuple[int, int] | None:
+    """The first GPU's CUDA compute capability as TensorFlow reports it, or None (no GPU)."""
+    try:
+        import tensorflow as tf
+    except ImportError:  # another Keras backend without TensorFlow: treat as CPU
+        return None
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return None
+    capability = tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+    return tuple(capability) if capability else (0, 0)
+
+
+def choose_precision(
+    flags: set[str] | None = None, gpu_capability: tuple[int, int] | None = None
+) -> str:
+    """The Keras dtype policy that trains fastest on this machine: ``"mixed_bfloat16"`` or
+    ``"float32"``.
+
+    bfloat16 halves the bytes every layer moves and doubles the arithmetic that the hardware
+    does per cycle, but only where the hardware computes in bfloat16 natively: NVIDIA GPUs
+    from Ampere on (compute capability 8.0 and up) and Intel CPUs with AMX tiles
+    (``amx_bf16``). Elsewhere the casts cost more than they save: on a 2-core Xeon that has
+    the ``avx512_bf16`` dot-product instructions but no AMX, the small ResNet trained at
+    1,290 images/s in bfloat16 against 1,608 in float32 (benchmarks/time_to_accuracy.py
+    measures both). ``flags`` and ``gpu_capability`` default to this machine's
+    (:func:`cpu_flags`, :func:`gpu_compute_capability`); pass them to ask about another.
+
+    Example:
+        >>> choose_precision(flags={"avx2", "avx512_bf16"}, gpu_capability=None)
+        'float32'
+        >>> choose_precision(flags={"amx_bf16", "amx_tile"}, gpu_capability=None)
+        'mixed_bfloat16'
+        >>> choose_precision(flags=set(), gpu_capability=(9, 0))
+        'mixed_bfloat16'
+    """
+    if flags is None and gpu_capability is None:
+        gpu_capability = gpu_compute_capability()
+    if gpu_capability is not None:
+        return "mixed_bfloat16" if tuple(gpu_capability) >= (8, 0) else "float32"
+    flags = cpu_flags() if flags is None else flags
+    return "mixed_bfloat16" if "amx_bf16" in flags else "float32"
+
+
+def recipe_precision(recipe: Recipe) -> str:
+    """The dtype policy ``recipe`` trains in: its ``precision``, or :func:`choose_precision`'s
+    answer for this machine when that is ``"auto"``."""
+    return choose_precision() if recipe.precision == "auto" else recipe.precision
+
+
+def build_recipe(recipe: Recipe, steps_per_epoch: int, total_steps: int | None = None):
+    """The recipe's model, compiled with its optimizer, schedule and (smoothed) loss.
+
+    The schedule spans ``total_steps`` optimizer steps, by default ``steps_per_epoch`` times
+    the recipe's epochs.
+    """
     import keras
 
     from fmnist_utils import models
@@ -774,11 +862,67 @@ def build_recipe(recipe: Recipe, steps_per_epoch: int):
         )
     model = models.BUILDERS[recipe.model](**recipe.model_kwargs)
     model.compile(
-        optimizer=recipe_optimizer(recipe, steps_per_epoch * recipe.epochs),
+        optimizer=recipe_optimizer(recipe, total_steps or steps_per_epoch * recipe.epochs),
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=recipe.label_smoothing),
         metrics=["accuracy"],
     )
     return model
+
+
+def _build_in_precision(recipe: Recipe, steps_per_epoch: int, total_steps: int | None = None):
+    """:func:`build_recipe` under the recipe's dtype policy (the previous one is restored)."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(recipe_precision(recipe))
+    try:
+        return build_recipe(recipe, steps_per_epoch, total_steps)
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
+def steps_for_budget(
+    recipe: Recipe, x, y, seconds: float, *, seed: int = 42, probe_steps: int = 20
+) -> dict:
+    """How many training steps of ``recipe`` fit in ``seconds`` on this machine, measured.
+
+    Builds a throwaway copy of the recipe's model and trains it on the recipe's real input
+    pipeline: 5 steps that pay the one-off costs (tracing the graph, filling the pipeline),
+    then ``probe_steps`` timed steps. The steps that fit are the budget left after the probe
+    and a second start-up (the real model traces its graph again), divided by the seconds per
+    step; at least 2. Returns ``steps``, ``seconds_per_step``, ``startup_seconds``,
+    ``probe_seconds`` (the probe's whole cost, part of the budget) and ``images_per_second``.
+
+    Raises:
+        ValueError: ``seconds`` is not positive.
+    """
+    import time
+
+    import keras
+
+    if seconds <= 0:
+        raise ValueError(f"seconds must be positive; got {seconds}")
+    began = time.perf_counter()
+    keras.backend.clear_session(free_memory=False)
+    set_seed(seed)
+    steps_per_epoch = -(-len(x) // recipe.batch_size)
+    model = _build_in_precision(recipe, steps_per_epoch, total_steps=100)
+    batches = recipe_dataset(recipe, x, y, seed=seed).repeat()
+    start = time.perf_counter()
+    model.fit(batches, steps_per_epoch=5, epochs=1, shuffle=False, verbose=0)
+    startup = time.perf_counter() - start
+    start = time.perf_counter()
+    model.fit(batches, steps_per_epoch=probe_steps, epochs=1, shuffle=False, verbose=0)
+    per_step = (time.perf_counter() - start) / probe_steps
+    probe = time.perf_counter() - began
+    left = seconds - probe - startup
+    return {
+        "steps": max(2, int(left / per_step)),
+        "seconds_per_step": per_step,
+        "startup_seconds": startup,
+        "probe_seconds": probe,
+        "images_per_second": recipe.batch_size / per_step,
+    }
 
 
 def fit_recipe(
@@ -793,44 +937,61 @@ def fit_recipe(
 ):
     """Train a fresh model with ``recipe`` on prepared images ``x`` and integer labels ``y``.
 
-    Seeds everything (:func:`set_seed`), sets the recipe's dtype policy for the model's
-    construction (and restores the previous one), builds and compiles the model
-    (:func:`build_recipe`) and trains it for ``recipe.epochs`` epochs on
-    :func:`recipe_dataset` with :func:`fit`. ``validation_data`` is ``(x_val, y_val)`` with
-    integer labels. With ``ema`` the model ends with the averaged weights (Keras copies them in
-    at the end of ``fit``; during training, validation sees the raw weights). Returns
-    ``(model, history)``; ``history.attrs["seconds"]`` is the wall time.
+    Seeds everything (:func:`set_seed`), builds and compiles the model under the recipe's
+    dtype policy (:func:`recipe_precision`; the previous policy is restored) and trains it on
+    :func:`recipe_dataset` with :func:`fit`: for ``recipe.epochs`` epochs, or, when
+    ``recipe.seconds`` is set, for as many steps as :func:`steps_for_budget` measures to fit
+    in that many seconds, probe included; the one-cycle schedule and the weight average are
+    sized to those steps, reported as "epochs" of about one pass over ``x`` each.
+    ``validation_data`` is ``(x_val, y_val)`` with integer labels. With ``ema`` the model ends
+    with the averaged weights (Keras copies them in at the end of ``fit``; during training,
+    validation sees the raw weights). Returns ``(model, history)``; ``history.attrs`` holds
+    ``seconds`` (the wall time, probe included), ``steps``, ``precision`` and, for a budget,
+    ``budget`` (what the probe measured).
 
     Example:
         >>> model, history = fit_recipe(RECIPES["fast"], X_train, y_train,
         ...                             validation_data=(X_val, y_val))  # doctest: +SKIP
     """
+    import time
+
     import keras
 
     from fmnist_utils.preprocess import one_hot
 
+    began = time.perf_counter()
+    steps_per_epoch = -(-len(x) // recipe.batch_size)
+    budget = None
+    if recipe.seconds:
+        budget = steps_for_budget(recipe, x, y, recipe.seconds, seed=seed)
+        total = budget["steps"]
+    else:
+        total = steps_per_epoch * recipe.epochs
+    epochs = max(1, round(total / steps_per_epoch))
     keras.backend.clear_session(free_memory=False)
     set_seed(seed)
-    previous = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(recipe.precision)
-    try:
-        steps = -(-len(x) // recipe.batch_size)
-        model = build_recipe(recipe, steps)
-    finally:
-        keras.config.set_dtype_policy(previous)
+    model = _build_in_precision(recipe, steps_per_epoch, total_steps=epochs * (total // epochs))
     if validation_data is not None:
         x_val, y_val = validation_data
         validation_data = (
             np.asarray(x_val, dtype=np.float32),
             one_hot(np.asarray(y_val)),
         )
+    batches = recipe_dataset(recipe, x, y, seed=seed)
     history = fit(
         model,
-        recipe_dataset(recipe, x, y, seed=seed),
+        batches.repeat() if budget else batches,
         validation_data=validation_data,
-        epochs=recipe.epochs,
+        epochs=epochs,
+        steps_per_epoch=total // epochs if budget else None,
         callbacks=callbacks,
         verbose=verbose,
+    )
+    history.attrs.update(
+        seconds=time.perf_counter() - began,
+        steps=epochs * (total // epochs),
+        precision=recipe_precision(recipe),
+        budget=budget,
     )
     return model, history
 

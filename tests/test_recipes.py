@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 import numpy as np
 import pytest
@@ -42,15 +43,46 @@ def test_resnet_cnn_shapes_and_residual_blocks():
     assert "resnet_cnn" in models.BUILDERS
 
 
-def test_resnet_cnn_keeps_a_float32_output_under_mixed_precision():
+@pytest.mark.parametrize("name", ["reference_mlp", "reference_cnn", "fast_cnn", "resnet_cnn"])
+def test_every_builder_keeps_a_float32_softmax_under_mixed_precision(name):
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy("mixed_bfloat16")
     try:
-        model = models.resnet_cnn((8, 16, 32))
+        model = models.BUILDERS[name]()
     finally:
         keras.config.set_dtype_policy(previous)
-    assert model.layers[1].compute_dtype == "bfloat16"
+    assert model.layers[-2].compute_dtype == "bfloat16"
     assert model.output.dtype == "float32"
+    x = np.random.default_rng(0).random((8, 28, 28, 1), np.float32)
+    probs = keras.ops.convert_to_numpy(model(x))
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-6)  # bfloat16 sums miss by 1e-3
+
+
+# ---------------------------------------------------------------- precision per machine
+
+
+def test_choose_precision_follows_the_hardware():
+    assert train.choose_precision(flags={"avx2", "avx512f"}) == "float32"
+    # bfloat16 dot products without AMX tiles: measured slower than float32
+    assert train.choose_precision(flags={"avx512f", "avx512_bf16"}) == "float32"
+    assert train.choose_precision(flags={"avx512_bf16", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
+    assert train.choose_precision(flags=set(), gpu_capability=(8, 0)) == "mixed_bfloat16"
+    assert train.choose_precision(flags=set(), gpu_capability=(9, 0)) == "mixed_bfloat16"
+    assert train.choose_precision(flags={"amx_bf16"}, gpu_capability=(7, 5)) == "float32"
+    assert train.choose_precision() in ("float32", "mixed_bfloat16")  # this machine: no error
+
+
+def test_cpu_flags_reads_this_machines_cpu():
+    flags = train.cpu_flags()
+    assert isinstance(flags, set)
+    if sys.platform == "linux":
+        assert flags and all(" " not in flag for flag in flags)
+
+
+def test_auto_precision_resolves_per_machine_and_an_explicit_one_is_kept(monkeypatch):
+    monkeypatch.setattr(train, "choose_precision", lambda *a, **k: "mixed_bfloat16")
+    assert train.recipe_precision(train.Recipe()) == "mixed_bfloat16"
+    assert train.recipe_precision(train.Recipe(precision="float32")) == "float32"
 
 
 # ---------------------------------------------------------------- the recipe record
@@ -63,6 +95,10 @@ def test_recipe_refuses_unknown_choices_with_the_valid_ones():
         train.Recipe(schedule="step")
     with pytest.raises(ValueError, match="erasing must be a probability"):
         train.Recipe(erasing=1.5)
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        train.Recipe(seconds=0)
+    with pytest.raises(ValueError, match="translate must be a number of pixels"):
+        train.Recipe(translate=-1)
     with pytest.raises(ValueError, match="epochs and batch_size must be at least 1"):
         train.Recipe(epochs=0)
     with pytest.raises(ValueError, match="model 'vgg' is unknown; choose from reference_mlp"):
@@ -99,14 +135,14 @@ def test_augmenter_has_the_recipes_layers_and_keeps_images_valid(real_sets):
     (x, _), _ = real_sets
     best = train.RECIPES["best"]
     assert [layer.name for layer in train.recipe_augmenter(best).layers] == ["flip", "erasing"]
-    augment = train.recipe_augmenter(dataclasses.replace(best, crop=2), seed=0)
-    assert [layer.name for layer in augment.layers] == ["flip", "pad", "crop", "erasing"]
+    augment = train.recipe_augmenter(dataclasses.replace(best, translate=2), seed=0)
+    assert [layer.name for layer in augment.layers] == ["flip", "translate", "erasing"]
     out = keras.ops.convert_to_numpy(augment(x[:64], training=True))
     assert out.shape == (64, 28, 28, 1)
     assert out.min() >= 0.0 and out.max() <= 1.0
     assert not np.allclose(out, x[:64])  # something changed
     assert train.recipe_augmenter(train.RECIPES["fast"]) is None
-    flip_only = dataclasses.replace(best, crop=0, erasing=0.0)
+    flip_only = dataclasses.replace(best, translate=0, erasing=0.0)
     flipped = keras.ops.convert_to_numpy(
         train.recipe_augmenter(flip_only, seed=0)(x[:64], training=True)
     )
@@ -127,7 +163,7 @@ def test_recipe_dataset_yields_one_hot_batches(real_sets):
 
 def test_fit_recipe_learns_real_data_and_restores_the_dtype_policy(real_sets):
     (x, y), (x_test, y_test) = real_sets
-    recipe = dataclasses.replace(train.RECIPES["fast"], epochs=3, batch_size=64)
+    recipe = dataclasses.replace(train.RECIPES["fast"], epochs=3, batch_size=64, seconds=None)
     model, history = train.fit_recipe(recipe, x, y, validation_data=(x_test, y_test), verbose=0)
     assert list(history["epoch"]) == [1, 2, 3] and history.attrs["seconds"] > 0
     accuracy = np.mean(train.predict_recipe(recipe, model, x_test).argmax(axis=1) == y_test)
@@ -139,7 +175,7 @@ def test_fit_recipe_learns_real_data_and_restores_the_dtype_policy(real_sets):
 def test_fit_recipe_ends_with_the_averaged_weights(real_sets):
     (x, y), _ = real_sets
     recipe = dataclasses.replace(
-        train.RECIPES["fast"], epochs=1, batch_size=100, ema=True, ema_momentum=0.9
+        train.RECIPES["fast"], epochs=1, seconds=None, batch_size=100, ema=True, ema_momentum=0.9
     )
     model, _ = train.fit_recipe(recipe, x[:500], y[:500], verbose=0)
     averages = model.optimizer._model_variables_moving_average
@@ -160,3 +196,67 @@ def test_predict_recipe_averages_an_image_and_its_mirror(real_sets):
     np.testing.assert_allclose(train.predict_recipe(recipe, model, x[:20]), expected, rtol=1e-5)
     plain = train.predict_recipe(dataclasses.replace(recipe, tta=False), model, x[:20])
     np.testing.assert_allclose(plain, model.predict(x[:20], verbose=0), rtol=1e-5)
+
+
+# ---------------------------------------------------------------- augmentation, per image
+
+
+def test_translation_moves_each_image_by_its_own_offset_with_reflected_borders(real_sets):
+    (x, _), _ = real_sets
+    recipe = dataclasses.replace(train.RECIPES["fast"], translate=2)
+    out = keras.ops.convert_to_numpy(train.recipe_augmenter(recipe, seed=0)(x[:64], training=True))
+    offsets = []
+    for original, moved in zip(x[:64], out, strict=True):
+        found = [
+            (dy, dx)
+            for dy in range(-3, 4)
+            for dx in range(-3, 4)
+            if np.allclose(np.roll(original, (dy, dx), axis=(0, 1))[4:-4, 4:-4], moved[4:-4, 4:-4])
+        ]
+        assert found, "every image is its original shifted by whole pixels"
+        offsets.append(found[0])
+    assert max(max(abs(dy), abs(dx)) for dy, dx in offsets) <= 2
+    assert len(set(offsets)) >= 10  # one offset per image, not one per batch
+    # reflection, not black: the border rows of a shifted image are rows of the image
+    assert out[:, 0].max() > 0 or x[:64, 0].max() == 0
+
+
+def test_erasing_hits_the_share_of_images_the_recipe_asks_for(real_sets):
+    (x, _), _ = real_sets
+    recipe = dataclasses.replace(train.RECIPES["fast"], erasing=0.5)
+    out = keras.ops.convert_to_numpy(train.recipe_augmenter(recipe, seed=0)(x, training=True))
+    erased = np.mean(np.any(out != x, axis=(1, 2, 3)))
+    assert 0.45 < erased < 0.55  # 2,000 images; Keras' U(0, 0.5) reading would give 0.25
+
+
+# ---------------------------------------------------------------- a budget in seconds
+
+
+def test_steps_for_budget_measures_the_speed_and_sizes_the_run(real_sets):
+    (x, y), _ = real_sets
+    recipe = dataclasses.replace(train.RECIPES["fast"], batch_size=100)
+    short = train.steps_for_budget(recipe, x, y, seconds=4.0, probe_steps=5)
+    long = train.steps_for_budget(recipe, x, y, seconds=40.0, probe_steps=5)
+    assert short["seconds_per_step"] > 0 and short["images_per_second"] > 0
+    assert long["steps"] > short["steps"] >= 2
+    # ten times the budget buys about ten times the steps after the fixed costs
+    assert long["steps"] * long["seconds_per_step"] == pytest.approx(
+        40.0 - long["probe_seconds"] - long["startup_seconds"], rel=0.05
+    )
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        train.steps_for_budget(recipe, x, y, seconds=0)
+
+
+def test_fit_recipe_with_seconds_trains_the_measured_steps_within_the_budget(real_sets):
+    (x, y), (x_test, y_test) = real_sets
+    recipe = dataclasses.replace(train.RECIPES["fast"], batch_size=100, seconds=12.0)
+    model, history = train.fit_recipe(recipe, x, y, verbose=0)
+    steps = history.attrs["steps"]
+    assert steps == history.attrs["budget"]["steps"] - history.attrs["budget"]["steps"] % len(
+        history
+    )
+    assert steps > len(x) // 100  # more than one pass over 2,000 images in 12 s
+    assert history.attrs["seconds"] < 12.0 * 1.5
+    assert model.optimizer.iterations.numpy() == steps
+    accuracy = np.mean(train.predict_recipe(recipe, model, x_test).argmax(axis=1) == y_test)
+    assert accuracy > 0.6
