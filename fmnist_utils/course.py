@@ -455,6 +455,46 @@ def _md_cell(text: str) -> str:
     return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
 
 
+#: The CPU flags that decide how fast training runs (vector width, bfloat16, AMX tiles).
+SPEED_FLAGS = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_bf16", "amx_tile")
+
+
+def _cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo on Linux, else what ``platform`` knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict:
+    """Where a measurement ran, for a results file: date, CPU model, count and speed flags,
+    the precision :func:`fmnist_utils.train.choose_precision` picks here, the GPU's compute
+    capability (None: no GPU), platform, and the Python, TensorFlow and Keras versions."""
+    import keras
+    import tensorflow as tf
+
+    from fmnist_utils import train
+
+    flags = train.cpu_flags()
+    gpu = train.gpu_compute_capability()
+    return {
+        "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
+        "cpus": os.cpu_count(),
+        "cpu": _cpu_name(),
+        "cpu_flags": [flag for flag in SPEED_FLAGS if flag in flags],
+        "gpu_compute_capability": list(gpu) if gpu else None,
+        "precision_chosen": train.choose_precision(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+    }
+
+
 def _environment() -> dict:
     """Facts about the machine and Python that ran the course (no heavy imports)."""
     return {

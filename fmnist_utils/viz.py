@@ -1274,6 +1274,50 @@ def plot_runs(
     return fig
 
 
+def plot_differences(
+    table,
+    title: str | None = None,
+    xlabel: str = "difference from the baseline",
+    ax=None,
+    size: tuple[float, float] = (7.5, 3.6),
+) -> Figure:
+    """An ablation or comparison table as a forest plot: each row's difference, its interval.
+
+    ``table`` is what :func:`fmnist_utils.evaluate.compare_table` returns (columns
+    ``difference``, ``low``, ``high``, ``verdict``); the baseline row is left out. Each row is
+    a dot at its mean difference with a bar for its interval, coloured by verdict (green
+    better, red worse, grey no measurable difference or one seed); the vertical line is "no
+    difference". Rows without an interval (one seed) get a dot only.
+
+    Example:
+        >>> from fmnist_utils.evaluate import compare_table
+        >>> t = compare_table({"base": [0.80, 0.81, 0.80], "flip": [0.82, 0.83, 0.83]}, "base")
+        >>> fig = plot_differences(t)
+        >>> [label.get_text() for label in fig.axes[0].get_yticklabels()]
+        ['flip']
+    """
+    rows = table[table["verdict"] != "(baseline)"]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=size)
+    else:
+        fig = ax.figure
+    colours = {"better": "C2", "worse": "C3"}
+    positions = np.arange(len(rows))[::-1]
+    for y, (_, row) in zip(positions, rows.iterrows(), strict=True):
+        colour = colours.get(row["verdict"], "0.45")
+        if np.isfinite(row["low"]) and np.isfinite(row["high"]):
+            ax.plot([row["low"], row["high"]], [y, y], color=colour, linewidth=2.5, alpha=0.7)
+        ax.plot(row["difference"], y, "o", color=colour)
+    ax.axvline(0.0, color="black", linewidth=0.8)
+    ax.set_yticks(positions, [str(name) for name in rows.index])
+    ax.set_xlabel(xlabel)
+    ax.grid(axis="x", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
 def plot_lr_range_test(
     table, suggested: float | None = None, ax=None, size: tuple[float, float] = (6, 3.8)
 ) -> Figure:

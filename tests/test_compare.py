@@ -59,8 +59,9 @@ def test_one_seed_gives_no_conclusion_and_no_interval():
 
 def test_lower_is_better_turns_the_verdict_round():
     fast, slow = [3.0, 3.2, 3.1], [5.0, 5.1, 5.3]
-    c = evaluate.compare(fast, slow, ("tf.data", "arrays"), metric="seconds",
-                         higher_is_better=False)
+    c = evaluate.compare(
+        fast, slow, ("tf.data", "arrays"), metric="seconds", higher_is_better=False
+    )
     assert c.difference < 0 and c.verdict == evaluate.BETTER
     assert evaluate.compare(slow, fast, higher_is_better=False).verdict == evaluate.WORSE
     assert evaluate.compare([0.8, 0.81, 0.8], [0.9, 0.91, 0.9]).verdict == evaluate.WORSE
@@ -169,3 +170,33 @@ def test_compare_table_compares_every_row_with_the_baseline():
 def test_as_dict_holds_every_field_for_the_report():
     d = evaluate.compare([0.9, 0.91], [0.8, 0.81], ("a", "b")).as_dict()
     assert d["verdict"] == evaluate.BETTER and d["a"] == "a" and d["n_a"] == 2
+
+
+def test_plot_differences_draws_each_row_at_its_difference_with_its_interval():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from fmnist_utils import viz
+
+    table = evaluate.compare_table(
+        {
+            "base": [0.80, 0.81, 0.80],
+            "flip": [0.83, 0.84, 0.83],
+            "noise": [0.80, 0.79, 0.82],
+            "one": [0.9],
+        },
+        baseline="base",
+    )
+    fig = viz.plot_differences(table, xlabel="accuracy difference")
+    ax = fig.axes[0]
+    assert [label.get_text() for label in ax.get_yticklabels()] == ["flip", "noise", "one"]
+    dots = {
+        round(float(line.get_ydata()[0])): line for line in ax.lines if line.get_marker() == "o"
+    }
+    assert float(dots[2].get_xdata()[0]) == pytest.approx(table.loc["flip", "difference"])
+    bars = [line for line in ax.lines if len(line.get_xdata()) == 2 and line.get_marker() != "o"]
+    spans = sorted(tuple(np.round(line.get_xdata(), 6)) for line in bars)
+    assert (round(table.loc["flip", "low"], 6), round(table.loc["flip", "high"], 6)) in spans
+    assert dots[2].get_color() == "C2"  # better: green; the one-seed row has no bar
+    assert dots[0].get_color() == "0.45"
+    assert ax.get_xlabel() == "accuracy difference"

@@ -13,6 +13,7 @@ import nbformat
 import numpy as np
 import pytest
 
+from fmnist_utils import course
 from fmnist_utils.course import (
     NotebookResult,
     discover_notebooks,
@@ -406,3 +407,15 @@ def test_sync_headers_round_trip_is_byte_identical(tmp_path):
     assert b"other/place" in path.read_bytes()
     assert sync_headers(tmp_path, REPO) == []
     assert path.read_bytes() == original
+
+
+def test_machine_names_the_cpu_its_speed_flags_and_the_chosen_precision():
+    from fmnist_utils import train
+
+    info = course.machine()
+    assert info["cpus"] >= 1 and info["cpu"]
+    assert set(info["cpu_flags"]) <= set(course.SPEED_FLAGS)
+    assert set(info["cpu_flags"]) <= train.cpu_flags() or not train.cpu_flags()
+    assert info["precision_chosen"] == train.choose_precision()
+    assert info["tensorflow"] and info["keras"].startswith("3")
+    json.dumps(info)  # goes into results files as it is
