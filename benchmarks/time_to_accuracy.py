@@ -23,10 +23,7 @@ This is a benchmark that prints figures, not a test. Examples:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
 import sys
 import time
 from collections.abc import Callable
@@ -58,34 +55,6 @@ def _models() -> dict:
         "mlp": Anchor("MLP (TF tutorial)", models.reference_mlp, 32, 10),
         "classic": Anchor("classic CNN", models.reference_cnn, 32, 10),
         **{name: train.RECIPES[name] for name in RECIPE_LABELS},
-    }
-
-
-def _cpu_name() -> str:
-    """The CPU's model name from /proc/cpuinfo on Linux, else what ``platform`` knows."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def machine() -> dict:
-    """Where the benchmark ran: CPU count, platform, Python/TensorFlow/Keras versions, date."""
-    import keras
-    import tensorflow as tf
-
-    return {
-        "date": dt.datetime.now().strftime("%Y-%m-%d %H:%M"),
-        "cpus": os.cpu_count(),
-        "cpu": _cpu_name(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "tensorflow": tf.__version__,
-        "keras": keras.__version__,
-        "gpus": len(tf.config.list_physical_devices("GPU")),
     }
 
 
@@ -128,7 +97,7 @@ def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> d
                 )
 
     if isinstance(spec, Anchor):
-        label, batch_size = spec.label, spec.batch_size
+        label, batch_size, precision = spec.label, spec.batch_size, "float32"
         train.set_seed(seed)
         model = models.compile_model(spec.build())
         model.fit(
@@ -140,26 +109,67 @@ def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> d
             verbose=0,
         )
         final = curve[-1][1]
+        images, probe = len(x_train) * epochs, 0.0
     else:
         label, batch_size = RECIPE_LABELS[name], spec.batch_size
-        recipe = dataclasses.replace(spec, epochs=epochs)
-        model, _ = train.fit_recipe(
+        recipe = spec if epochs is None else dataclasses.replace(spec, epochs=epochs, seconds=None)
+        model, history = train.fit_recipe(
             recipe, x_train, y_train, seed=seed, callbacks=[EpochClock()], verbose=0
         )
+        precision, images = history.attrs["precision"], history.attrs["steps"] * batch_size
+        # a budget in seconds pays for measuring the machine's speed first: on the clock
+        probe = (history.attrs["budget"] or {}).get("probe_seconds", 0.0)
+        curve = [(seconds + probe, accuracy) for seconds, accuracy in curve]
+        clock["train"] += probe
+        epochs = len(history)
         probs = train.predict_recipe(recipe, model, x_test)
         final = float(np.mean(probs.argmax(axis=1) == y_test))
         if final != curve[-1][1]:
             curve.append((clock["train"], final))
+    steady = clock["train"] - probe
     return {
         "model": name,
         "label": label,
         "parameters": int(model.count_params()),
         "batch_size": batch_size,
         "epochs": epochs,
+        "seconds_budget": getattr(spec, "seconds", None) if epochs is not None else None,
+        "precision": precision,
         "train_seconds": round(clock["train"], 1),
+        "images_per_second": round(images / steady) if steady > 0 else None,
         "test_accuracy": round(final, 4),
         "curve": [[round(s, 1), round(a, 4)] for s, a in curve],
     }
+
+
+def precision_check(names: list[str], data, seed: int, probe_steps: int) -> dict:
+    """Training images/s of each course recipe in float32 and in mixed_bfloat16, measured
+    on this machine with :func:`fmnist_utils.train.steps_for_budget`'s probe (real data and
+    input pipeline, after the graph is traced)."""
+    import dataclasses
+
+    from fmnist_utils import train
+
+    (x_train, y_train), _ = data
+    result = {}
+    for name in names:
+        spec = _models()[name]
+        if isinstance(spec, Anchor):
+            continue
+        result[name] = {
+            precision: round(
+                train.steps_for_budget(
+                    dataclasses.replace(spec, precision=precision),
+                    x_train,
+                    y_train,
+                    seconds=3600.0,
+                    seed=seed,
+                    probe_steps=probe_steps,
+                )["images_per_second"]
+            )
+            for precision in ("float32", "mixed_bfloat16")
+        }
+    return result
 
 
 def seconds_to(curve: list[list[float]], target: float) -> float | None:
@@ -175,13 +185,15 @@ def seconds_to(curve: list[list[float]], target: float) -> float | None:
 def table(rows: list[dict], target: float) -> str:
     """The results as a Markdown table (what the README shows)."""
     lines = [
-        f"| model | parameters | batch | epochs | train s | test acc | s to {target:.2%} |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        f"| model | parameters | batch | epochs | precision | images/s | train s | test acc "
+        f"| s to {target:.2%} |",
+        "| --- | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |",
     ]
     for row in rows:
         reached = row["seconds_to_target"]
         lines.append(
             f"| {row['label']} | {row['parameters']:,} | {row['batch_size']} | {row['epochs']} | "
+            f"{row['precision']} | {row['images_per_second'] or 0:,} | "
             f"{row['train_seconds']:.0f} | {row['test_accuracy']:.4f} | "
             f"{'not reached' if reached is None else f'{reached:.0f}'} |"
         )
@@ -208,12 +220,17 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--out", type=Path, default=ROOT / "reports" / "time_to_accuracy.json")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch lines")
+    parser.add_argument(
+        "--no-precision-check",
+        action="store_true",
+        help="skip measuring each recipe's images/s in float32 and mixed_bfloat16",
+    )
     args = parser.parse_args(argv)
 
     import fmnist_utils
 
     fmnist_utils.quiet_tensorflow()
-    from fmnist_utils import data, preprocess
+    from fmnist_utils import course, data, preprocess, train
 
     specs = _models()
     names = list(specs) if args.models == "all" else [m.strip() for m in args.models.split(",")]
@@ -227,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     x_train, y_train = x_train[: args.train_size], y_train[: args.train_size]
     x_test, y_test = x_test[: args.test_size], y_test[: args.test_size]
     prepared = (preprocess.prepare(x_train), y_train), (preprocess.prepare(x_test), y_test)
-    info = machine()
+    info = course.machine()
     print(
         f"time-to-accuracy on {info['cpus']} CPU(s) ({info['cpu']}), {info['platform']}, "
         f"TensorFlow "
@@ -239,14 +256,28 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         spec = specs[name]
-        epochs = args.epochs or spec.epochs
-        print(f"{name}: batch {spec.batch_size}, {epochs} epochs", flush=True)
+        budgeted = isinstance(spec, train.Recipe) and spec.seconds and not args.epochs
+        epochs = None if budgeted else args.epochs or spec.epochs
+        print(
+            f"{name}: batch {spec.batch_size}, "
+            + (f"{spec.seconds:.0f} s of training" if budgeted else f"{epochs} epochs"),
+            flush=True,
+        )
         rows.append(run_model(name, spec, prepared, epochs, args.seed, not args.quiet))
 
     classic = next((row for row in rows if row["model"] == "classic"), None)
     target = classic["test_accuracy"] if classic else args.target
     for row in rows:
         row["seconds_to_target"] = seconds_to(row["curve"], target)
+        reached = row["seconds_to_target"]
+        row["time_ratio_to_classic"] = (
+            round(reached / classic["train_seconds"], 3) if classic and reached else None
+        )
+    fast = next((row for row in rows if row["model"] == "fast"), None)
+    checked = {}
+    if not args.no_precision_check:
+        print("precision check: training images/s, float32 vs mixed_bfloat16", flush=True)
+        checked = precision_check(names, prepared, args.seed, 3 if args.smoke else 30)
 
     result = {
         "machine": info,
@@ -255,10 +286,24 @@ def main(argv: list[str] | None = None) -> int:
         "seed": args.seed,
         "target": target,
         "target_source": "classic CNN in this run" if classic else "--target",
+        "time_ratio_to_classic": fast["time_ratio_to_classic"] if fast else None,
+        "precision_check": checked,
         "models": rows,
     }
     print()
     print(table(rows, target))
+    if result["time_ratio_to_classic"] is not None:
+        print(
+            f"\nThe fast recipe reached the classic CNN's {target:.2%} after "
+            f"{fast['seconds_to_target']:.0f} s: {result['time_ratio_to_classic']:.2f} of the "
+            f"classic CNN's {classic['train_seconds']:.0f} s."
+        )
+    for name, speeds in checked.items():
+        print(
+            f"{name}: float32 {speeds['float32']:,} images/s, mixed_bfloat16 "
+            f"{speeds['mixed_bfloat16']:,} images/s (this machine chooses "
+            f"{info['precision_chosen']})"
+        )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\nwritten: {args.out}")

@@ -34,6 +34,22 @@ def test_smoke_run_prints_and_writes_the_table(tmp_path: Path) -> None:
         assert row["train_seconds"] > 0
         assert f"| {row['label']} | {row['parameters']:,} |" in proc.stdout
     assert rows["classic"]["seconds_to_target"] == rows["classic"]["train_seconds"]
+    assert rows["classic"]["time_ratio_to_classic"] == 1.0
+    assert result["time_ratio_to_classic"] == rows["fast"]["time_ratio_to_classic"]
+    for row in rows.values():
+        assert row["precision"] in ("float32", "mixed_bfloat16")
+        assert row["images_per_second"] > 0
+    assert rows["mlp"]["precision"] == "float32"
+    # the machine: CPU model, the flags that decide speed, what this machine's recipes choose
+    machine = result["machine"]
+    assert machine["cpu"] and isinstance(machine["cpu_flags"], list)
+    assert machine["precision_chosen"] in ("float32", "mixed_bfloat16")
+    assert rows["best"]["precision"] == machine["precision_chosen"]  # "auto" follows the machine
+    # both precisions measured for each course recipe, and printed
+    assert set(result["precision_check"]) == {"fast", "best"}
+    for name, speeds in result["precision_check"].items():
+        assert speeds["float32"] > 0 and speeds["mixed_bfloat16"] > 0
+        assert f"{name}: float32 {speeds['float32']:,} images/s" in proc.stdout
 
 
 def test_unknown_model_is_refused_with_the_choices(tmp_path: Path) -> None:
