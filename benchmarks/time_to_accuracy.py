@@ -91,7 +91,7 @@ def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> d
             curve.append((clock["train"], accuracy))
             if verbose:
                 print(
-                    f"  {name}: epoch {epoch + 1}/{epochs}  {clock['train']:7.1f} s  "
+                    f"  {name}: epoch {epoch + 1}/{epochs or '~'}  {clock['train']:7.1f} s  "
                     f"test accuracy {accuracy:.4f}",
                     flush=True,
                 )
