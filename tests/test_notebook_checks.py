@@ -16,9 +16,7 @@ NOTEBOOKS = discover_notebooks(ROOT / "notebooks")
 
 #: Notebooks another issue rewrites: their prose is not yet held to the check. The test below
 #: fails once one of them passes, so the entry cannot outlive the problem.
-PENDING = {
-    "13_best_model": "issue 13 (best model) redesigns the notebook and its ablation",
-}
+PENDING: dict[str, str] = {}
 
 
 def _md(text):
