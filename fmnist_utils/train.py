@@ -820,9 +820,10 @@ def choose_precision(
     from Ampere on (compute capability 8.0 and up) and Intel CPUs with AMX tiles
     (``amx_bf16``). Elsewhere the casts cost more than they save: on a 2-core Xeon that has
     the ``avx512_bf16`` dot-product instructions but no AMX, the small ResNet trained at
-    1,290 images/s in bfloat16 against 1,608 in float32 (benchmarks/time_to_accuracy.py
-    measures both). ``flags`` and ``gpu_capability`` default to this machine's
-    (:func:`cpu_flags`, :func:`gpu_compute_capability`); pass them to ask about another.
+    1,223 images/s in bfloat16 against 1,717 in float32 (benchmarks/time_to_accuracy.py
+    measures both; benchmarks/results/time_to_accuracy.json). ``flags`` and ``gpu_capability``
+    default to this machine's (:func:`cpu_flags`, :func:`gpu_compute_capability`); pass them to
+    ask about another.
 
     Example:
         >>> choose_precision(flags={"avx2", "avx512_bf16"}, gpu_capability=None)
