@@ -9,7 +9,8 @@ overlaid on the image (:func:`fmnist_utils.viz.overlay_heatmap`).
   magnitude; Simonyan et al. 2014), optionally averaged over noisy copies (SmoothGrad,
   Smilkov et al. 2017).
 * :func:`grad_cam`: which places of the last convolution's feature maps raise the class score
-  (Selvaraju et al. 2017), upsampled to the image.
+  (Selvaraju et al. 2017), upsampled to the image with each cell at its receptive field's
+  centre (:func:`cam_upsampler`, :func:`feature_grid`).
 * :func:`occlusion`: how much the class probability drops when a small patch of the image is
   covered (Zeiler and Fergus 2014).
 * :func:`integrated_gradients`: gradients averaged along the path from a baseline (a black image)
@@ -273,6 +274,269 @@ def _predicted(run, images: np.ndarray, batch_size: int) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------------------------
+# Where a feature map's cells sit on the image (for upsampling Grad-CAM)
+# --------------------------------------------------------------------------------------------
+
+#: Layers that slide a window over the map, and the attribute holding the window's size.
+_WINDOWS = {
+    "Conv2D": "kernel_size",
+    "DepthwiseConv2D": "kernel_size",
+    "SeparableConv2D": "kernel_size",
+    "MaxPooling2D": "pool_size",
+    "AveragePooling2D": "pool_size",
+}
+
+#: One spatial axis of a feature map: (cells, jump, lo, hi): cell ``i`` sees the input pixels
+#: ``lo + i * jump`` to ``hi + i * jump`` (pixel-centre coordinates, 0 = the first pixel's centre).
+_Axis = tuple[int, int, float, float]
+
+
+def _spatial(tensor) -> tuple | None:
+    """The static (height, width) of a 4-D tensor (``None`` for an unknown size), else None."""
+    shape = getattr(tensor, "shape", None)
+    return None if shape is None or len(shape) != 4 else tuple(shape[1:3])
+
+
+def _same_size(a: tuple, b: tuple) -> bool:
+    """Two static spatial shapes that may be the same (unknown sizes match anything)."""
+    return all(x is None or y is None or x == y for x, y in zip(a, b, strict=True))
+
+
+def _through(operation, grids: list[list[_Axis]], output) -> list[_Axis] | None:
+    """The grid of ``operation``'s output from those of its 4-D inputs; None if not derivable."""
+    kind = type(operation).__name__
+    if getattr(operation, "data_format", "channels_last") == "channels_first":
+        return None
+    if kind in _WINDOWS:
+        if len(grids) != 1:
+            return None
+        window = getattr(operation, _WINDOWS[kind])
+        dilation = getattr(operation, "dilation_rate", None) or (1, 1)
+        strides = operation.strides or window
+        axes = []
+        for (n, jump, lo, hi), k, d, s in zip(grids[0], window, dilation, strides, strict=True):
+            span = d * (k - 1) + 1
+            if operation.padding == "valid":
+                pad, out = 0, (n - span) // s + 1
+            elif operation.padding == "same":  # TensorFlow puts the odd zero after the map
+                out = -(-n // s)
+                pad = max((out - 1) * s + span - n, 0) // 2
+            else:
+                return None
+            if out < 1:
+                return None
+            axes.append((out, jump * s, lo - pad * jump, hi + (span - 1 - pad) * jump))
+        return axes
+    if kind in ("ZeroPadding2D", "Cropping2D"):
+        if len(grids) != 1:
+            return None
+        sign = 1 if kind == "ZeroPadding2D" else -1  # cropping removes cells, padding adds them
+        edges = operation.padding if sign == 1 else operation.cropping
+        axes = []
+        for (n, jump, lo, hi), (before, after) in zip(grids[0], edges, strict=True):
+            shift = sign * before * jump  # the new first cell is ``sign * before`` cells earlier
+            axes.append((n + sign * (before + after), jump, lo - shift, hi - shift))
+        return axes
+    # Any other layer (batch norm, activations, dropout, Add, Concatenate...) must keep the grid
+    # of its inputs; the cells of a merge see what any of its inputs sees (union of the fields).
+    sizes = {tuple((n, jump) for n, jump, _, _ in grid) for grid in grids}
+    if len(sizes) != 1:
+        return None
+    (first, *_), out_size = grids, _spatial(output)
+    if out_size is None or not _same_size(out_size, tuple(n for n, _, _, _ in first)):
+        return None
+    return [
+        (n, jump, min(grid[a][2] for grid in grids), max(grid[a][3] for grid in grids))
+        for a, (n, jump, _, _) in enumerate(first)
+    ]
+
+
+def _grid(model, layer_name: str, image_size: tuple[int, int]) -> list[_Axis] | None:
+    """Per spatial axis, the (cells, jump, lo, hi) of ``layer_name``'s output for images of
+    ``image_size``, walking its graph back to the model's input; None if not derivable."""
+    source = model.inputs[0]
+    try:
+        target = model.get_layer(layer_name).output
+    except (AttributeError, ValueError):  # a layer called several times has no single output
+        return None
+    memo: dict[int, list[_Axis] | None] = {}
+
+    def walk(tensor) -> list[_Axis] | None:
+        if tensor is source:
+            return [(int(n), 1, 0.0, 0.0) for n in image_size]
+        if id(tensor) in memo:
+            return memo[id(tensor)]
+        memo[id(tensor)] = None  # a cycle (there is none in a Keras graph) ends here
+        history = getattr(tensor, "_keras_history", None)
+        if history is None or history[1] is None:
+            return None
+        operation, node_index, _ = history
+        node = operation._inbound_nodes[node_index]
+        size = _spatial(tensor)
+        inputs = [t for t in node.input_tensors if _spatial(t) is not None]
+        if len(inputs) > 1 and size is not None:  # broadcast inputs (n, 1, 1, c) are ignored
+            inputs = [t for t in inputs if _same_size(_spatial(t), size)]
+        grids = [walk(t) for t in inputs]
+        result = None
+        if grids and all(grid is not None for grid in grids):
+            result = _through(operation, grids, tensor)
+        memo[id(tensor)] = result
+        return result
+
+    return walk(target)
+
+
+def _image_size(model, image_size: tuple[int, int] | None) -> tuple[int, int]:
+    if image_size is not None:
+        return int(image_size[0]), int(image_size[1])
+    shape = _input_shape(model)
+    if len(shape) != 3 or shape[0] is None or shape[1] is None:
+        raise ValueError(
+            f"model {model.name!r} takes inputs of shape {shape}; pass image_size=(height, width)"
+        )
+    return int(shape[0]), int(shape[1])
+
+
+def feature_grid(
+    model, layer_name: str | None = None, image_size: tuple[int, int] | None = None
+) -> tuple[tuple[int, float], tuple[int, float]] | None:
+    """Where the cells of a layer's feature map sit on the image: ``((stride_y, offset_y),
+    (stride_x, offset_x))``, or None when that cannot be derived from the layers.
+
+    Cell ``i`` of an axis has its receptive field centred on input coordinate
+    ``offset + i * stride`` (pixel centres: 0 is the first pixel's centre, so 1.5 is halfway
+    between pixels 1 and 2). Stride and field are composed through the layers from the input:
+    convolutions (``Conv2D``, ``DepthwiseConv2D``, ``SeparableConv2D``, dilation included) and
+    pooling with their padding (``"same"`` pads ``max((out - 1) * s + k - in, 0) // 2`` zeros
+    before the map, as TensorFlow does), ``ZeroPadding2D`` and ``Cropping2D``. Layers that keep
+    the grid (batch norm, activations, dropout...) pass it through; a merge (``Add``,
+    ``Concatenate``...) of maps on the same grid sees the union of its inputs' fields, whose
+    centre is the offset (in a ResNet block, the 3x3 branch's field contains the 1x1
+    shortcut's). None for anything else that changes the grid (an unknown layer, upsampling,
+    a reshape, ``channels_first`` data, a nested model on the way), or merged maps with
+    different strides.
+
+    Args:
+        model: a Keras model built from an ``Input``.
+        layer_name: a layer with a 4-D output (default: :func:`last_conv_layer`).
+        image_size: ``(height, width)`` of the images (default: the model's input size).
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> feature_grid(models.reference_cnn())  # doctest: +SKIP
+        ((2, 3.5), (2, 3.5))
+    """
+    image_size = _image_size(model, image_size)
+    grid = _grid(model, layer_name or last_conv_layer(model), image_size)
+    if grid is None:
+        return None
+    (_, stride_y, lo_y, hi_y), (_, stride_x, lo_x, hi_x) = grid
+    return (stride_y, (lo_y + hi_y) / 2), (stride_x, (lo_x + hi_x) / 2)
+
+
+def _interpolation(size: int, cells: int, stride: float, offset: float) -> np.ndarray:
+    """``(size, cells)`` float32 bilinear weights at pixel centres of cells at
+    ``offset + i * stride``, constant beyond the first and last cell."""
+    position = np.clip((np.arange(size) - offset) / stride, 0.0, cells - 1.0)
+    low = np.floor(position).astype(np.int64)
+    high = np.minimum(low + 1, cells - 1)
+    frac = position - low
+    matrix = np.zeros((size, cells))
+    np.add.at(matrix, (np.arange(size), low), 1.0 - frac)
+    np.add.at(matrix, (np.arange(size), high), frac)
+    return matrix.astype(np.float32)
+
+
+def _upsampler(
+    model, layer_name: str, image_size: tuple[int, int], feature_size: tuple[int, int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The matrices of :func:`cam_upsampler` for maps of ``feature_size`` cells."""
+    grid = _grid(model, layer_name, image_size)
+    if grid is None or tuple(axis[0] for axis in grid) != tuple(feature_size):
+        # resize-style alignment: the cells tile the image evenly
+        sizes = zip(image_size, feature_size, strict=True)
+        grid = [(c, n / c, n / c / 2 - 0.5, n / c / 2 - 0.5) for n, c in sizes]
+    return tuple(
+        _interpolation(n, cells, jump, (lo + hi) / 2)
+        for n, (cells, jump, lo, hi) in zip(image_size, grid, strict=True)
+    )
+
+
+def _feature_layer(model, layer_name: str | None) -> str:
+    """``layer_name`` (default: :func:`last_conv_layer`), checked to have a 4-D output."""
+    layer_name = layer_name or last_conv_layer(model)
+    rank = len(model.get_layer(layer_name).output.shape)
+    if rank != 4:
+        raise ValueError(
+            f"layer {layer_name!r} has a {rank}-D output; Grad-CAM needs a 4-D feature map "
+            f"(batch, height, width, channels), e.g. {last_conv_layer(model)!r}"
+        )
+    return layer_name
+
+
+def cam_upsampler(
+    model, layer_name: str | None = None, image_size: tuple[int, int] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Matrices that upsample a layer's ``(h', w')`` map to the image, cells where they look.
+
+    Returns float32 ``Wy (height, h')`` and ``Wx (width, w')``: the upsampled map of one map
+    ``cam`` is ``Wy @ cam @ Wx.T`` (:func:`upsample_cam` does it for a batch). Each pixel's
+    value is interpolated bilinearly between the cells whose receptive fields are centred
+    nearest to it, with the centres of :func:`feature_grid`; pixels beyond the first or last
+    centre take that cell's value (no extrapolation). Every row sums to 1.
+
+    ``tf.image.resize`` instead assumes that the cells tile the image evenly (cell ``i`` at
+    ``(i + 0.5) * height / h' - 0.5``). That is right for "same" convolutions and 2x2 pooling
+    of even sizes (:func:`fmnist_utils.models.fast_cnn`), but not after "valid" convolutions
+    or stride-2 convolutions of odd sizes: for :func:`fmnist_utils.models.reference_cnn`'s
+    11x11 map it puts cells up to 2.7 pixels away from their fields' centres. When
+    :func:`feature_grid` cannot derive the grid, the matrices fall back to that even tiling.
+
+    Args:
+        model: a Keras model built from an ``Input``.
+        layer_name: a layer with a 4-D output (default: :func:`last_conv_layer`).
+        image_size: ``(height, width)`` of the images (default: the model's input size).
+
+    Raises:
+        ValueError: the layer is not 4-D, or the sizes are unknown (pass ``image_size``).
+
+    Example:
+        >>> from fmnist_utils import models  # doctest: +SKIP
+        >>> wy, wx = cam_upsampler(models.reference_cnn())  # doctest: +SKIP
+        >>> wy.shape, np.allclose(wy.sum(axis=1), 1)  # doctest: +SKIP
+        ((28, 11), True)
+    """
+    layer_name = _feature_layer(model, layer_name)
+    image_size = _image_size(model, image_size)
+    grid = _grid(model, layer_name, image_size)
+    feature_size = _spatial(model.get_layer(layer_name).output)
+    if grid is not None and (feature_size is None or None in feature_size):
+        feature_size = tuple(axis[0] for axis in grid)
+    if feature_size is None or None in feature_size:
+        raise ValueError(
+            f"the size of layer {layer_name!r}'s map is unknown; pass image_size=(height, width)"
+        )
+    return _upsampler(model, layer_name, image_size, feature_size)
+
+
+def upsample_cam(cam, upsampler: tuple[np.ndarray, np.ndarray]):
+    """Upsample a batch of maps ``(n, h', w')`` with :func:`cam_upsampler`'s matrices.
+
+    Returns the float32 TensorFlow tensor ``(n, height, width)`` ``Wy @ cam @ Wx.T`` (one
+    einsum), so it also runs inside a ``tf.function``, e.g. one that computes the class
+    probabilities and the Grad-CAM map of a request together.
+
+    Example:
+        >>> upsampler = cam_upsampler(model)  # doctest: +SKIP
+        >>> upsample_cam(np.ones((2, 11, 11)), upsampler).shape  # doctest: +SKIP
+        TensorShape([2, 28, 28])
+    """
+    tf = _tf()
+    wy, wx = (tf.cast(matrix, tf.float32) for matrix in upsampler)
+    return tf.einsum("yh,nhw,xw->nyx", wy, tf.cast(cam, tf.float32), wx)
+
+
+# --------------------------------------------------------------------------------------------
 # Grad-CAM
 # --------------------------------------------------------------------------------------------
 
@@ -289,7 +553,10 @@ def grad_cam(
     For the feature maps ``A^k`` of ``layer_name`` (default: :func:`last_conv_layer`) and the
     class score ``y^c``: weights ``a_k = mean over positions of dy^c/dA^k``, map
     ``ReLU(sum_k a_k A^k)``, upsampled bilinearly to the image and scaled so each map's maximum
-    is 1 (a map with no positive evidence stays all zeros).
+    is 1 (a map with no positive evidence stays all zeros). The upsampling
+    (:func:`cam_upsampler`) puts each cell on the centre of its receptive field, derived from
+    the layers' strides and padding, rather than tiling the image evenly as
+    ``tf.image.resize`` does, which is up to 2.7 px off after "valid" or stride-2 layers.
 
     Args:
         model: a single-input, single-output Keras model built from an ``Input``.
@@ -316,16 +583,10 @@ def grad_cam(
     tf = _tf()
     images = _check_images(model, images)
     indices = _class_indices(class_index, len(images), _num_classes(model))
-    layer_name = layer_name or last_conv_layer(model)
-    rank = len(model.get_layer(layer_name).output.shape)
-    if rank != 4:
-        raise ValueError(
-            f"layer {layer_name!r} has a {rank}-D output; Grad-CAM needs a 4-D feature map "
-            f"(batch, height, width, channels), e.g. {last_conv_layer(model)!r}"
-        )
+    layer_name = _feature_layer(model, layer_name)
     run = _forward(model, layer_name)
     height, width = images.shape[1:3]
-    maps = []
+    maps, upsampler = [], None
     for start in range(0, len(images), batch_size):
         x = tf.convert_to_tensor(images[start : start + batch_size])
         with tf.GradientTape() as tape:
@@ -339,8 +600,9 @@ def grad_cam(
         grads = tape.gradient(score, features)
         weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # a_k, one per channel
         cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))  # (n, h', w')
-        cam = tf.image.resize(cam[..., tf.newaxis], (height, width), method="bilinear")
-        maps.append(cam[..., 0].numpy())
+        if upsampler is None:
+            upsampler = _upsampler(model, layer_name, (height, width), tuple(cam.shape[1:3]))
+        maps.append(upsample_cam(cam, upsampler).numpy())
     return _normalise(np.concatenate(maps))
 
 
