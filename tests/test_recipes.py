@@ -260,3 +260,21 @@ def test_fit_recipe_with_seconds_trains_the_measured_steps_within_the_budget(rea
     assert model.optimizer.iterations.numpy() == steps
     accuracy = np.mean(train.predict_recipe(recipe, model, x_test).argmax(axis=1) == y_test)
     assert accuracy > 0.6
+
+
+def test_photos_recipe_tilts_and_zooms_with_a_black_border():
+    photos = train.RECIPES["photos"]
+    assert photos.rotation == 15.0 and photos.zoom == 0.15 and photos.augments()
+    augment = train.recipe_augmenter(photos, seed=0)
+    assert [layer.name for layer in augment.layers] == ["flip", "rotation", "zoom", "translate"]
+    rotation = augment.get_layer("rotation")
+    assert rotation.factor == (-15 / 360, 15 / 360) and rotation.fill_mode == "constant"
+    assert dataclasses.replace(photos, flip=False, translate=0, rotation=0, zoom=0.1).augments()
+    # a white square on black: a tilt moves its corners, the uncovered border stays black
+    square = np.zeros((16, 28, 28, 1), np.float32)
+    square[:, 8:20, 8:20] = 1.0
+    tilted = np.asarray(augment.get_layer("rotation")(square, training=True))
+    assert not np.allclose(tilted, square) and tilted[:, :2, :2].max() == 0.0
+    for bad in ({"rotation": -1.0}, {"zoom": 1.0}):
+        with pytest.raises(ValueError, match="rotation must be"):
+            dataclasses.replace(photos, **bad)
