@@ -151,6 +151,12 @@ def test_page_shows_the_prediction_of_a_real_test_image(browser, server_url, tmp
     assert _upload(browser, server_url, path) == "done"
     shown = browser.find_element(By.ID, "predicted-class").text
     assert shown == answer["predicted"]["name"] == true_class
+    # the garment verdict, as the API gave it
+    verdict = browser.find_element(By.ID, "verdict")
+    assert verdict.is_displayed()
+    if answer["garment"]["garment"]:
+        assert verdict.text == "Looks like a garment the model knows."
+        assert browser.find_element(By.ID, "prediction-label").text == "Prediction"
 
     # the 28x28 model input, the Grad-CAM overlay and the photo itself are displayed
     sizes = browser.execute_script(
@@ -176,6 +182,32 @@ def test_page_shows_the_prediction_of_a_real_test_image(browser, server_url, tmp
     time.sleep(0.4)  # let the bars' width transition finish before the screenshot
     assert browser.save_screenshot(str(SCREENSHOT))
     assert Image.open(SCREENSHOT).size[0] >= 1000
+
+
+def test_page_says_plainly_when_an_upload_is_no_garment(browser, server_url, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    from fmnist_utils import ood
+
+    boards, _ = ood.no_garment_images(per_kind=10, seed=3, kinds=("checkerboard", "stripes"))
+    for board in boards:  # the first one the API turns away
+        png = io.BytesIO()
+        Image.fromarray(board).save(png, "PNG")
+        response = httpx.post(
+            server_url + "/predict", files={"file": ("b.png", png.getvalue())}, timeout=60
+        )
+        if response.status_code == 200 and response.json()["garment"]["garment"] is False:
+            break
+    else:
+        pytest.fail("the service called all 20 checkerboards and stripes garments")
+    path = tmp_path / "board.png"
+    path.write_bytes(png.getvalue())
+    assert _upload(browser, server_url, path) == "done"
+    verdict = browser.find_element(By.ID, "verdict")
+    assert verdict.is_displayed() and verdict.text.startswith("Not a garment, or the model")
+    assert browser.execute_script("return document.body.dataset.garment") == "false"
+    assert browser.find_element(By.ID, "prediction-label").text == "Best guess"
+    assert browser.find_element(By.ID, "predicted-class").text in data.CLASS_NAMES
 
 
 def test_page_shows_a_clear_error_and_then_works_again(browser, server_url, tmp_path):

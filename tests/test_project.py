@@ -20,7 +20,7 @@ def test_environment_yml_names_the_same_versions_as_pyproject():
     listed = {}
     pip_section = (ROOT / "environment.yml").read_text().split("- pip:", 1)[1]
     for line in pip_section.splitlines():
-        match = re.match(r"\s+-\s+([A-Za-z][\w.-]*[<>=!~][^#\s]*)", line)
+        match = re.match(r"\s+-\s+([A-Za-z][\w.-]*(?:\[[\w,]+\])?[<>=!~][^#\s]*)", line)
         if match:
             listed[_name(match.group(1))] = match.group(1)
     assert listed == wanted

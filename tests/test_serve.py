@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 import fmnist_utils
-from fmnist_utils import data, preprocess, serve
+from fmnist_utils import data, evaluate, preprocess, serve
 
 with warnings.catch_warnings():  # newer Starlette asks for httpx2 in its test client
     warnings.simplefilter("ignore")
@@ -291,8 +291,12 @@ def test_predictions_on_real_test_images_are_mostly_right(client, fmnist, small_
         assert abs(sum(body["probabilities"].values()) - 1) < 1e-3
         right += body["predicted"]["index"] == label
     assert right >= 35, f"{right}/50 right"
-    # The same numbers as the model called directly on the one preprocessing path
-    expected = model.predict(preprocess.prepare(preprocess.load_photo(_png(x_test[0]))), verbose=0)
+    # The same numbers as the model called directly on the one preprocessing path, after the
+    # temperature fitted on validation data
+    temperature = serve.load_calibration(small_model_path)["temperature"]
+    assert temperature != 1.0
+    output = model.predict(preprocess.prepare(preprocess.load_photo(_png(x_test[0]))), verbose=0)
+    expected = evaluate.apply_temperature(output, temperature)
     got = client.post("/predict", files={"file": ("a.png", _png(x_test[0]))}).json()
     np.testing.assert_allclose(list(got["probabilities"].values()), expected[0], atol=1e-4)
 
@@ -322,7 +326,7 @@ def test_images_option_returns_the_model_input_and_a_gradcam_overlay(client, fmn
     np.testing.assert_array_equal(np.asarray(model_input), preprocess.load_photo(photo))
     assert overlay.size == (serve.OVERLAY_SIZE, serve.OVERLAY_SIZE) and overlay.mode == "RGB"
     assert body["gradcam_class"] == body["predicted"]["name"]
-    assert len(body["top"]) == 10 and "gradcam_ms" in body["timing"]
+    assert len(body["top"]) == 10 and "pictures_ms" in body["timing"]
     plain = client.post("/predict", files={"file": ("p.png", photo)}).json()
     assert "input_png" not in plain and "gradcam_png" not in plain
 
@@ -468,7 +472,7 @@ def test_serve_command_line_is_dispatched_with_its_options(capsys):
         main(["serve", "--help"])
     assert done.value.code == 0
     usage = capsys.readouterr().out
-    for option in ("--model", "--port", "--host", "--epochs", "--max-upload-mb"):
+    for option in ("--model", "--port", "--host", "--seconds", "--workers", "--max-upload-mb"):
         assert option in usage
     main(["--help"])
     assert "serve" in capsys.readouterr().out
