@@ -4,6 +4,7 @@ real requests from 2 clients and writes its figures."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,19 +33,25 @@ def test_smoke_run_starts_the_server_and_reports(small_model_path, tmp_path):
     proc = subprocess.run(
         [
             sys.executable, str(SCRIPT), "--model", str(small_model_path), "--requests", "20",
-            "--clients", "2", "--distinct", "20", "--out", str(out),
+            "--clients", "2", "--distinct", "20", "--images", "--out", str(out),
         ],
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    result = json.loads(out.read_text())
-    assert result["requests"] == 20 and result["clients"] == 2 and result["errors"] == 0
+    report = json.loads(out.read_text())
+    (name, result), = report["runs"].items()
+    assert name == "page, 2 client(s)" and result["images"] is True
+    assert result["requests"] == 20 and result["client_processes"] == 2 and result["errors"] == 0
     lat = result["latency_ms"]
     assert 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"]
     assert result["requests_per_second"] > 0
+    cpu = result["cpu_ms_per_request"]
+    assert cpu["server"] > 0 and cpu["clients"] > 0
     assert result["correct_predictions"] >= 12  # the small model gets most of them right
-    assert result["model"]["path"] == str(small_model_path.resolve())
-    assert "errors: 0" in proc.stdout and "requests per second:" in proc.stdout
+    assert report["model"]["path"] == str(small_model_path.resolve())
+    assert report["machine"]["cpus"] == os.cpu_count() and report["machine"]["cpu"]
+    assert "client processes" in report["layout"]
+    assert "errors 0" in proc.stdout and "CPU ms/request" in proc.stdout
 
 
 def test_only_loopback_targets_are_loaded():
