@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -70,3 +71,24 @@ def test_missing_model_is_reported(tmp_path):
     )  # fmt: skip
     assert proc.returncode == 1
     assert "no model at" in proc.stderr and "make serve" in proc.stderr
+
+
+@pytest.mark.skipif(
+    shutil.which("nginx") is None and not os.environ.get("FMNIST_REQUIRE_NGINX"),
+    reason="nginx is not installed (Debian: apt-get install nginx-light); .ci/run installs it",
+)
+def test_scale_out_rehearsal_spreads_requests_over_the_copies(small_model_path, tmp_path):
+    out = tmp_path / "scale.json"
+    proc = subprocess.run(
+        [
+            sys.executable, str(SCRIPT.parent / "scale_out.py"), "--model", str(small_model_path),
+            "--replicas", "2", "--requests", "20", "--clients", "2", "--out", str(out),
+        ],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["replicas"] == 2 and len(report["upstreams_seen"]) == 2
+    assert report["same_model_everywhere"] and report["run"]["errors"] == 0
+    assert report["run"]["requests"] == 20 and report["run"]["correct_predictions"] >= 12
+    assert "the same on every copy" in proc.stdout
