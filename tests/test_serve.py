@@ -245,6 +245,91 @@ def test_pixel_limit_is_checked_before_decoding():
     assert not isinstance(caught.value, preprocess.PhotoTooLargeError)
 
 
+def _on_table(image: np.ndarray, item, table, size=(260, 300), scale=6, light=None) -> np.ndarray:
+    """A Fashion-MNIST image as an item of colour ``item`` on a table of colour ``table``
+    (grey levels or RGB), by the dataset's own meaning of a pixel (the item's coverage,
+    x / 255): ``table + x / 255 * (item - table)``; enlarged ``scale`` times (or left at 28x28
+    with ``scale=1``) in the middle of a ``size`` (height, width) frame, times a ``light``
+    field if one is given."""
+    item, table = np.asarray(item, np.float32), np.asarray(table, np.float32)
+    if scale == 1:
+        cover, size = image.astype(np.float32) / 255, image.shape
+    else:
+        side = 28 * scale
+        cover = Image.fromarray(image.astype(np.float32) / 255, "F")
+        cover = np.clip(np.asarray(cover.resize((side, side), Image.Resampling.BILINEAR)), 0, 1)
+    frame = np.zeros(size, np.float32)
+    top, left = (size[0] - cover.shape[0]) // 2, (size[1] - cover.shape[1]) // 2
+    frame[top : top + cover.shape[0], left : left + cover.shape[1]] = cover
+    if item.ndim:  # colour
+        frame = frame[..., None]
+    pixels = table + frame * (item - table)
+    if light is not None:
+        pixels = pixels * (light[..., None] if item.ndim else light)
+    return np.clip(np.round(pixels), 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("scale", [1, 6], ids=["28x28", "photo"])
+@pytest.mark.parametrize(
+    ("item", "table", "inverted"),
+    [(20, 110, True), (250, 135, False)],
+    ids=["dark-item-on-mid-grey", "white-item-on-light-grey"],
+)
+def test_polarity_is_decided_from_item_against_background(fmnist, scale, item, table, inverted):
+    # The package review's defect: deciding the inversion from how light the border is
+    # (above 127.5 or not) turned both of these into "found no item: almost uniform".
+    (_, _), (x_test, _) = fmnist
+    for image in x_test[:5]:
+        result = preprocess.read_photo(_png(_on_table(image, item, table, scale=scale)))
+        assert result.inverted is inverted
+        assert result.background == pytest.approx(255 - table if inverted else table, abs=1)
+        assert _corr(result.image, image) > (0.99 if scale == 1 else 0.9)
+
+
+def test_colour_not_grey_separates_item_from_background(fmnist):
+    # a red item on a blue cloth of the same grey level: uniform once turned grey
+    (_, _), (x_test, _) = fmnist
+    red, blue = np.array([200, 40, 40]), np.array([40, 80, 250])
+    assert abs(red @ [0.299, 0.587, 0.114] - blue @ [0.299, 0.587, 0.114]) < 1
+    for image in x_test[:5]:
+        photo = _on_table(image, red, blue)
+        assert np.ptp(np.asarray(Image.fromarray(photo).convert("L"))) <= 2
+        result = preprocess.read_photo(_encode(Image.fromarray(photo), "JPEG", quality=90))
+        assert _corr(result.image, image) > 0.9
+
+
+def test_uneven_light_and_a_soft_shadow_are_background(fmnist):
+    (_, _), (x_test, _) = fmnist
+    rows, cols = np.mgrid[0:260, 0:300].astype(np.float32)
+    ramp = 1 - 0.45 * cols / 300  # the light falls to 55 % across the frame
+    # a soft-edged shadow over the lower right, 35 % deep, its edge ~30 pixels wide, across
+    # the item
+    shadow = 1 - 0.35 / (1 + np.exp(-(rows + 0.6 * cols - 330) / 8))
+    corr = []
+    for image in x_test[:10]:
+        photo = _on_table(image, (40, 50, 90), (235, 232, 225), light=ramp * shadow)
+        result = preprocess.read_photo(_encode(Image.fromarray(photo), "JPEG", quality=90))
+        assert result.inverted is True
+        corr.append(_corr(result.image, image))
+    # (0.92 without the light's changes: the enlargement's own blur)
+    assert np.mean(corr) > 0.85 and np.sum(np.array(corr) > 0.85) >= 8, np.round(corr, 2)
+
+
+def test_clutter_at_the_edges_is_not_the_item(fmnist):
+    (_, _), (x_test, _) = fmnist
+    image = x_test[0]
+    photo = _on_table(image, (30, 30, 30), (235, 235, 230))
+    clean = preprocess.read_photo(Image.fromarray(photo))
+    rows, cols = np.mgrid[0:260, 0:300]
+    photo[(rows - 20) ** 2 + (cols - 22) ** 2 < 13**2] = (150, 120, 40)  # a coin
+    pen = (np.abs(rows - 250 + 0.5 * (cols - 230)) < 3) & (cols > 230)
+    photo[pen] = (20, 20, 160)  # a pen, off the edge
+    photo[:40, 270:] = (200, 30, 30)  # the corner of a card, off the edge
+    result = preprocess.read_photo(Image.fromarray(photo))
+    assert result.box == clean.box
+    assert np.abs(result.image.astype(int) - clean.image).max() <= 4
+
+
 # --------------------------------------------------------------------------------------------
 # The service
 # --------------------------------------------------------------------------------------------
