@@ -382,6 +382,8 @@ def main(argv: list[str] | None = None) -> int:
         "runs": results,
         "layout": layout,
         "model": {k: health["model"].get(k) for k in ("name", "parameters", "sha256", "path")},
+        "quality": health.get("quality"),
+        "training": health["model"].get("training"),
         "versions": health.get("versions"),
         "machine": {
             "cpu": _cpu_model(),

@@ -89,6 +89,13 @@ class Mahalanobis:
     means: np.ndarray
     precision: np.ndarray
 
+    def __post_init__(self) -> None:
+        # what every score needs, computed once: P in float64, P mu_k and mu_k' P mu_k
+        self._precision = np.asarray(self.precision, dtype=np.float64)
+        means = np.asarray(self.means, dtype=np.float64)
+        self._projected_means = means @ self._precision
+        self._means_term = np.sum(self._projected_means * means, axis=1)
+
     @classmethod
     def fit(cls, features: np.ndarray, labels: np.ndarray) -> Mahalanobis:
         from sklearn.covariance import LedoitWolf
@@ -104,17 +111,14 @@ class Mahalanobis:
     def score(self, features: np.ndarray) -> np.ndarray:
         """Minus the smallest squared distance of each row of ``features`` to a class mean.
 
-        Expanded as ``f'Pf - 2 f'P mu_k + mu_k'P mu_k``, so one image costs one product with
-        the precision matrix, not one per class.
+        Expanded as ``f'Pf - 2 f'P mu_k + mu_k'P mu_k`` with the class terms computed once,
+        so one image costs one product with the precision matrix, not one per class.
         """
         features = np.asarray(features, dtype=np.float64)
-        precision = self.precision.astype(np.float64)
-        means = self.means.astype(np.float64)
-        projected = features @ precision
         distances = (
-            np.sum(projected * features, axis=1)[:, None]
-            - 2.0 * projected @ means.T
-            + np.sum((means @ precision) * means, axis=1)[None, :]
+            np.sum((features @ self._precision) * features, axis=1)[:, None]
+            - 2.0 * features @ self._projected_means.T
+            + self._means_term[None, :]
         )
         return -distances.min(axis=1)
 

@@ -1233,7 +1233,7 @@ function show(answer, file) {
     " ms, model and Grad-CAM " + t.predict_ms.toFixed(1) + " ms" +
     (t.pictures_ms !== undefined ? ", pictures " + t.pictures_ms.toFixed(1) + " ms" : "") +
     ". Photo " + answer.photo.width + "\\u00d7" + answer.photo.height + " " + answer.photo.mode +
-    (answer.photo.inverted ? ", light background inverted" : "") + ".";
+    (answer.photo.inverted ? ", inverted (a dark item on a lighter background)" : "") + ".";
   $("result").hidden = false;
   setState("done", "Classified " + file.name + ".");
 }
@@ -1399,12 +1399,16 @@ def app_from_environment():
     """The app for ``python -m fmnist_utils serve``: one per worker process, configured by the
     environment variables that :func:`main` sets (``FMNIST_SERVE_MODEL``,
     ``FMNIST_SERVE_MAX_UPLOAD``, ``FMNIST_SERVE_THREADS``). TensorFlow's thread counts are set
-    here, before it starts in this process.
+    here, before it starts in this process, and numpy's BLAS gets as many threads (for one image
+    its extra threads only spin: they doubled the CPU time per request).
     """
+    from threadpoolctl import threadpool_limits
+
     fmnist_utils.quiet_tensorflow()
     import tensorflow as tf
 
     threads = int(os.environ.get("FMNIST_SERVE_THREADS", "1"))
+    threadpool_limits(limits=threads)
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
