@@ -37,6 +37,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import hashlib
@@ -47,6 +48,7 @@ import os
 import platform
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -209,8 +211,6 @@ def train_service_model(
         >>> round(trained.record["test_accuracy"], 2)  # doctest: +SKIP
         0.72
     """
-    import dataclasses
-
     from fmnist_utils import data, evaluate, ood, train
 
     fmnist_utils.quiet_tensorflow()
@@ -1301,8 +1301,6 @@ def _render_page(model_info: dict[str, Any], versions: dict[str, str], max_uploa
 def _check_keras_file(path: Path) -> None:
     """Raise a ValueError unless ``path`` looks like a Keras 3 ``.keras`` archive (a zip file
     with ``config.json``), without starting TensorFlow in this process."""
-    import zipfile
-
     if not zipfile.is_zipfile(path):
         raise ValueError(f"{path} is not a .keras model file (not a zip archive)")
     with zipfile.ZipFile(path) as archive:
