@@ -22,7 +22,9 @@ def quiet_tensorflow() -> None:
     /dev/null during the import and that first query only; a failing import still raises.
     It also drops TensorFlow's "triggered tf.function retracing" warning, which every loop
     that trains and evaluates fresh models (an ablation, a sweep) sets off although nothing
-    is wrong; other TensorFlow warnings still show.
+    is wrong; other TensorFlow warnings still show. On another Keras backend
+    (``KERAS_BACKEND=jax`` or ``torch``) it does nothing: TensorFlow is not imported at all
+    (importing it next to PyTorch can crash the process).
 
     Example:
         >>> import fmnist_utils; fmnist_utils.quiet_tensorflow()  # doctest: +SKIP
@@ -32,6 +34,8 @@ def quiet_tensorflow() -> None:
     import sys
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        return
     if "tensorflow" in sys.modules:
         _drop_retracing_warnings()
         return

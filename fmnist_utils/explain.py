@@ -43,6 +43,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from scipy.integrate import trapezoid
 
+from fmnist_utils import device
+
 #: Layer types skipped when :func:`last_conv_layer` looks for the last feature map: pooling
 #: only shrinks the map that the convolution before it made.
 _POOLING = ("MaxPooling2D", "AveragePooling2D", "MaxPool2D", "AvgPool2D")
@@ -55,15 +57,6 @@ def _keras():
     import keras
 
     return keras
-
-
-def _tf():
-    import fmnist_utils
-
-    fmnist_utils.quiet_tensorflow()
-    import tensorflow as tf
-
-    return tf
 
 
 # --------------------------------------------------------------------------------------------
@@ -214,6 +207,57 @@ def _forward(model, layer_name: str | None = None) -> Callable:
     return run_functional
 
 
+def _split(model, layer_name: str) -> tuple[Callable, Callable]:
+    """Two functions, ``x -> activations of layer_name`` and ``activations -> class scores``
+    (the logits for a softmax model, as in :func:`_forward`), so that the scores can be
+    differentiated with respect to the feature map on every backend
+    (:func:`fmnist_utils.device.gradients`)."""
+    keras = _keras()
+    last = model.layers[-1]
+    head = _logit_head(last)
+    if isinstance(model, keras.Sequential):
+        layers = list(model.layers)
+        names = [layer.name for layer in layers]
+        if layer_name not in names:
+            model.get_layer(layer_name)  # raises Keras' "no such layer" ValueError
+        cut = names.index(layer_name) + 1
+        body = layers[:-1] if head is not None else layers
+
+        def front(x):
+            for layer in layers[:cut]:
+                x = layer(x, training=False)
+            return x
+
+        def back(h):
+            for layer in body[cut:]:
+                h = layer(h, training=False)
+            return head(h) if head is not None else h
+
+        return front, back
+    if head is not None and last.output is not model.outputs[0]:
+        head = None  # the last listed layer is not the output: fall back to the model's output
+    feature = model.get_layer(layer_name).output
+    front_model = keras.Model(model.inputs[0], feature)
+    back_model = keras.Model(feature, last.input if head is not None else model.outputs[0])
+
+    def front_functional(x):
+        return front_model(x, training=False)
+
+    def back_functional(h):
+        scores = back_model(h, training=False)
+        return head(scores) if head is not None else scores
+
+    return front_functional, back_functional
+
+
+def _chosen_sum(scores, classes: np.ndarray):
+    """The sum over images of each image's score for its class in ``classes`` (float32)."""
+    keras = _keras()
+    scores = keras.ops.cast(scores, "float32")
+    index = keras.ops.convert_to_tensor(np.asarray(classes, np.int32).reshape(-1, 1))
+    return keras.ops.sum(keras.ops.take_along_axis(scores, index, axis=1))
+
+
 def _num_classes(model) -> int:
     return int(model.outputs[0].shape[-1])
 
@@ -258,7 +302,7 @@ def _outputs(model, images: np.ndarray, batch_size: int) -> np.ndarray:
     """The model's outputs (probabilities for the course's softmax models), batch by batch."""
     return np.concatenate(
         [
-            np.asarray(model(images[i : i + batch_size], training=False))
+            _keras().ops.convert_to_numpy(model(images[i : i + batch_size], training=False))
             for i in range(0, len(images), batch_size)
         ]
     )
@@ -267,7 +311,7 @@ def _outputs(model, images: np.ndarray, batch_size: int) -> np.ndarray:
 def _predicted(run, images: np.ndarray, batch_size: int) -> np.ndarray:
     """Predicted class of every image (argmax of the class scores)."""
     preds = [
-        np.argmax(np.asarray(run(images[i : i + batch_size])[1]), axis=-1)
+        np.argmax(_keras().ops.convert_to_numpy(run(images[i : i + batch_size])[1]), axis=-1)
         for i in range(0, len(images), batch_size)
     ]
     return np.concatenate(preds)
@@ -522,18 +566,19 @@ def cam_upsampler(
 def upsample_cam(cam, upsampler: tuple[np.ndarray, np.ndarray]):
     """Upsample a batch of maps ``(n, h', w')`` with :func:`cam_upsampler`'s matrices.
 
-    Returns the float32 TensorFlow tensor ``(n, height, width)`` ``Wy @ cam @ Wx.T`` (one
-    einsum), so it also runs inside a ``tf.function``, e.g. one that computes the class
-    probabilities and the Grad-CAM map of a request together.
+    Returns the float32 backend tensor ``(n, height, width)`` ``Wy @ cam @ Wx.T`` (one
+    ``keras.ops.einsum``), so it also runs inside a compiled function (``tf.function``,
+    ``jax.jit``), e.g. one that computes the class probabilities and the Grad-CAM map of a
+    request together.
 
     Example:
         >>> upsampler = cam_upsampler(model)  # doctest: +SKIP
-        >>> upsample_cam(np.ones((2, 11, 11)), upsampler).shape  # doctest: +SKIP
-        TensorShape([2, 28, 28])
+        >>> tuple(upsample_cam(np.ones((2, 11, 11)), upsampler).shape)  # doctest: +SKIP
+        (2, 28, 28)
     """
-    tf = _tf()
-    wy, wx = (tf.cast(matrix, tf.float32) for matrix in upsampler)
-    return tf.einsum("yh,nhw,xw->nyx", wy, tf.cast(cam, tf.float32), wx)
+    ops = _keras().ops
+    wy, wx = (ops.cast(matrix, "float32") for matrix in upsampler)
+    return ops.einsum("yh,nhw,xw->nyx", wy, ops.cast(cam, "float32"), wx)
 
 
 # --------------------------------------------------------------------------------------------
@@ -580,29 +625,26 @@ def grad_cam(
         >>> maps.shape, float(maps.min()) >= 0, float(maps.max()) <= 1  # doctest: +SKIP
         ((3, 28, 28), True, True)
     """
-    tf = _tf()
+    keras = _keras()
     images = _check_images(model, images)
     indices = _class_indices(class_index, len(images), _num_classes(model))
     layer_name = _feature_layer(model, layer_name)
-    run = _forward(model, layer_name)
+    front, back = _split(model, layer_name)
     height, width = images.shape[1:3]
     maps, upsampler = [], None
     for start in range(0, len(images), batch_size):
-        x = tf.convert_to_tensor(images[start : start + batch_size])
-        with tf.GradientTape() as tape:
-            features, scores = run(x)
-            chosen = (
-                tf.argmax(scores, axis=-1)
-                if indices is None
-                else tf.constant(indices[start : start + batch_size])
-            )
-            score = tf.gather(scores, chosen, axis=1, batch_dims=1)
-        grads = tape.gradient(score, features)
-        weights = tf.reduce_mean(grads, axis=(1, 2), keepdims=True)  # a_k, one per channel
-        cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1))  # (n, h', w')
+        features = front(images[start : start + batch_size])
+        if indices is None:
+            chosen = np.argmax(keras.ops.convert_to_numpy(back(features)), axis=-1)
+        else:
+            chosen = indices[start : start + batch_size]
+        (grads,) = device.gradients(lambda h, c=chosen: _chosen_sum(back(h), c), [features])
+        features = keras.ops.convert_to_numpy(features).astype(np.float32)
+        weights = grads.astype(np.float32).mean(axis=(1, 2), keepdims=True)  # a_k per channel
+        cam = np.maximum((weights * features).sum(axis=-1), 0.0)  # (n, h', w')
         if upsampler is None:
             upsampler = _upsampler(model, layer_name, (height, width), tuple(cam.shape[1:3]))
-        maps.append(upsample_cam(cam, upsampler).numpy())
+        maps.append(keras.ops.convert_to_numpy(upsample_cam(cam, upsampler)))
     return _normalise(np.concatenate(maps))
 
 
@@ -645,7 +687,6 @@ def saliency(
         >>> saliency(models.fast_cnn(), x, smooth_samples=8).shape  # doctest: +SKIP
         (2, 28, 28)
     """
-    tf = _tf()
     images = _check_images(model, images)
     indices = _class_indices(class_index, len(images), _num_classes(model))
     run = _forward(model)
@@ -654,12 +695,8 @@ def saliency(
     rng = np.random.default_rng(seed)
 
     def abs_gradient(x: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        x = tf.convert_to_tensor(x)
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            _, scores = run(x)
-            score = tf.gather(scores, tf.constant(classes), axis=1, batch_dims=1)
-        return np.abs(tape.gradient(score, x).numpy()).max(axis=-1)
+        (grad,) = device.gradients(lambda v: _chosen_sum(run(v)[1], classes), [x])
+        return np.abs(grad).max(axis=-1)
 
     if smooth_samples <= 0:
         maps = [
@@ -705,8 +742,9 @@ def class_scores(
     images = _check_images(model, images)
     indices = _class_indices(class_index, len(images), _num_classes(model))
     run = _forward(model)
+    numpy = _keras().ops.convert_to_numpy
     scores = np.concatenate(
-        [np.asarray(run(images[i : i + batch_size])[1]) for i in range(0, len(images), batch_size)]
+        [numpy(run(images[i : i + batch_size])[1]) for i in range(0, len(images), batch_size)]
     )
     chosen = scores.argmax(axis=1) if indices is None else indices
     return scores[np.arange(len(images)), chosen].astype(np.float64)
@@ -753,7 +791,6 @@ def integrated_gradients(
         >>> np.allclose(attributions.sum(axis=(1, 2)), gap, atol=0.05)  # doctest: +SKIP
         True
     """
-    tf = _tf()
     images = _check_images(model, images)
     if steps < 1:
         raise ValueError(f"steps must be at least 1; got {steps}")
@@ -770,12 +807,10 @@ def integrated_gradients(
         base = baselines[start : start + per_chunk]
         path = (base[None] + alphas * (x - base)[None]).reshape(-1, *x.shape[1:])  # (steps*m,)
         classes = np.tile(indices[start : start + per_chunk], steps)
-        points = tf.convert_to_tensor(path)
-        with tf.GradientTape() as tape:
-            tape.watch(points)
-            _, scores = run(points)
-            score = tf.gather(scores, tf.constant(classes), axis=1, batch_dims=1)
-        grads = tape.gradient(score, points).numpy().reshape(steps, len(x), *x.shape[1:])
+        (grads,) = device.gradients(
+            lambda v, c=classes: _chosen_sum(run(v)[1], c), [path.astype(np.float32)]
+        )
+        grads = grads.reshape(steps, len(x), *x.shape[1:])
         maps.append(((x - base) * grads.mean(axis=0)).sum(axis=-1))
     return np.concatenate(maps).astype(np.float32)
 

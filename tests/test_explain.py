@@ -14,9 +14,8 @@ import fmnist_utils
 
 fmnist_utils.quiet_tensorflow()
 import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
 
-from fmnist_utils import data, explain, models, preprocess, viz  # noqa: E402
+from fmnist_utils import data, device, explain, models, preprocess, viz  # noqa: E402
 
 #: The square the hand-built models look at: rows and columns 8..11.
 R0, R1 = 8, 12
@@ -200,11 +199,11 @@ def _receptive_field(model, layer_name: str, cell: tuple[int, int], seed: int = 
     centroid of ``|d A[cell] / d x|``, and whether the field touches the image's border."""
     keras.utils.set_random_seed(seed)
     sub = keras.Model(model.inputs[0], model.get_layer(layer_name).output)
-    x = tf.constant(np.random.default_rng(seed).random((4, *model.inputs[0].shape[1:])), tf.float32)
-    with tf.GradientTape() as tape:
-        tape.watch(x)
-        total = tf.reduce_sum(sub(x, training=False)[:, cell[0], cell[1], :])
-    gradient = np.abs(tape.gradient(total, x).numpy()).sum(axis=(0, 3))
+    x = np.random.default_rng(seed).random((4, *model.inputs[0].shape[1:])).astype(np.float32)
+    (gradient,) = device.gradients(
+        lambda v: keras.ops.sum(sub(v, training=False)[:, cell[0], cell[1], :]), [x]
+    )
+    gradient = np.abs(gradient).sum(axis=(0, 3))
     midpoints, centroids, clipped = [], [], False
     for profile in (gradient.sum(axis=1), gradient.sum(axis=0)):  # along y, then along x
         inside = np.flatnonzero(profile > 0)
@@ -335,12 +334,16 @@ def test_grad_cam_of_a_blob_is_centred_on_the_blob():
 
 def _resize_matrix(size: int, cells: int) -> np.ndarray:
     """tf.image.resize's bilinear weights from ``cells`` to ``size`` along one axis."""
+    import tensorflow as tf
+
     basis = np.eye(cells, dtype=np.float32)[:, :, None, None]  # cell i hot, (cells, cells, 1, 1)
     return tf.image.resize(basis, (size, 1), method="bilinear").numpy()[:, :, 0, 0].T
 
 
 def _old_grad_cam(model, images: np.ndarray) -> np.ndarray:
     """grad_cam as it was before the alignment: the map upsampled with tf.image.resize."""
+    import tensorflow as tf
+
     run = explain._forward(model, explain.last_conv_layer(model))
     x = tf.constant(images)
     with tf.GradientTape() as tape:
@@ -351,6 +354,9 @@ def _old_grad_cam(model, images: np.ndarray) -> np.ndarray:
     return explain._normalise(tf.image.resize(cam, images.shape[1:3], method="bilinear")[..., 0])
 
 
+@pytest.mark.skipif(
+    device.backend() != "tensorflow", reason="compares with tf.image.resize, TensorFlow's own"
+)
 def test_fast_cnn_was_already_aligned_and_keeps_its_maps(test_images):
     images, _ = test_images
     keras.utils.set_random_seed(1)
@@ -366,22 +372,35 @@ def test_fast_cnn_was_already_aligned_and_keeps_its_maps(test_images):
     assert np.abs(aligned - _resize_matrix(28, 11)).max() > 0.5
 
 
-def test_grad_cam_is_the_upsampled_map_also_in_a_tf_function(test_images):
+def _compiled(function):
+    """``function`` compiled the backend's way: ``tf.function``, ``jax.jit``, or as it is."""
+    if device.backend() == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(function)
+    if device.backend() == "jax":
+        import jax
+
+        return jax.jit(function)
+    return function
+
+
+def test_grad_cam_is_the_upsampled_map_also_when_compiled(test_images):
     images, _ = test_images
     keras.utils.set_random_seed(2)
     model = models.reference_cnn()
     upsampler = explain.cam_upsampler(model)
-    run = explain._forward(model, "conv2")
-    x = tf.constant(images)
-    with tf.GradientTape() as tape:
-        features, scores = run(x)
-        score = tf.gather(scores, tf.argmax(scores, axis=-1), axis=1, batch_dims=1)
-    weights = tf.reduce_mean(tape.gradient(score, features), axis=(1, 2), keepdims=True)
-    cam = tf.nn.relu(tf.reduce_sum(weights * features, axis=-1)).numpy()  # (6, 11, 11)
+    front, back = explain._split(model, "conv2")
+    features = front(images)
+    chosen = np.argmax(keras.ops.convert_to_numpy(back(features)), axis=-1)
+    (grads,) = device.gradients(lambda h: explain._chosen_sum(back(h), chosen), [features])
+    features = keras.ops.convert_to_numpy(features)
+    cam = np.maximum((grads.mean(axis=(1, 2), keepdims=True) * features).sum(-1), 0)  # (6, 11, 11)
     by_hand = np.einsum("yh,nhw,xw->nyx", upsampler[0], cam, upsampler[1])
-    np.testing.assert_allclose(explain.upsample_cam(cam, upsampler).numpy(), by_hand, atol=1e-5)
-    compiled = tf.function(lambda c: explain.upsample_cam(c, upsampler))
-    np.testing.assert_allclose(compiled(tf.constant(cam)).numpy(), by_hand, atol=1e-5)
+    numpy = keras.ops.convert_to_numpy
+    np.testing.assert_allclose(numpy(explain.upsample_cam(cam, upsampler)), by_hand, atol=1e-5)
+    compiled = _compiled(lambda c: explain.upsample_cam(c, upsampler))
+    np.testing.assert_allclose(numpy(compiled(cam.astype(np.float32))), by_hand, atol=1e-5)
     maps = explain.grad_cam(model, images)
     np.testing.assert_allclose(maps, explain._normalise(by_hand), atol=1e-5)
 
