@@ -4,7 +4,7 @@ It renders the photo set of :mod:`fmnist_utils.renderings` (``--per-kind`` Fashi
 items photographed in each of its kinds: rotation, perspective, off-centre framing, uneven
 light, coloured and textured backgrounds, strong JPEG, clutter, dark and light items on grey,
 all combined), turns every photo into the model's 28x28 input with
-:func:`fmnist_utils.preprocess.read_photo` exactly as the web service does, and classifies it
+:func:`fmnist_utils.photos.read_photo` exactly as the web service does, and classifies it
 with the saved model. It prints and writes as JSON (``--out``), per kind: the number of
 photos, the accuracy, how many photos ``read_photo`` refused (a ``PhotoError``: the service's
 4xx answer, counted as wrong), the same items' accuracy from their clean 28x28 test images,
@@ -38,7 +38,7 @@ def evaluate(model_path: Path, per_kind: int, seed: int) -> dict:
     import fmnist_utils
 
     fmnist_utils.quiet_tensorflow()
-    from fmnist_utils import course, data, preprocess, renderings, serve
+    from fmnist_utils import course, data, photos, preprocess, renderings, serve
 
     model = serve.load_model(model_path)
     (_, _), (x_test, y_test) = data.load_fashion_mnist()
@@ -53,9 +53,9 @@ def evaluate(model_path: Path, per_kind: int, seed: int) -> dict:
     for i, record in enumerate(records):
         t0 = time.perf_counter()
         try:
-            inputs[i] = preprocess.read_photo(record.data).image
+            inputs[i] = photos.read_photo(record.data).image
             refused.append(None)
-        except preprocess.PhotoError as error:
+        except photos.PhotoError as error:
             refused.append(f"{type(error).__name__}: {str(error)[:120]}")
         read_ms.append((time.perf_counter() - t0) * 1e3)
     predicted = model.predict(preprocess.prepare(inputs), batch_size=256, verbose=0).argmax(1)

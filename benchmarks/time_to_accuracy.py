@@ -1,7 +1,7 @@
 """Time-to-accuracy benchmark: how long each of the course's models needs on this machine.
 
 One run trains, in turn, the TensorFlow tutorial MLP, the classic two-convolution CNN and the
-course's own models (the ``fast`` and ``best`` recipes of ``fmnist_utils.train.RECIPES``,
+course's own models (the ``fast`` and ``best`` recipes of ``fmnist_utils.recipes.RECIPES``,
 notebook 13) on the full training set (60,000 images) and measures test accuracy after every
 epoch. It prints a table and writes it as JSON:
 
@@ -43,25 +43,25 @@ class Anchor:
     epochs: int
 
 
-#: The course's recipes (fmnist_utils.train.RECIPES) that the benchmark trains, with labels.
+#: The course's recipes (fmnist_utils.recipes.RECIPES) that the benchmark trains, with labels.
 RECIPE_LABELS = {"fast": "fast CNN (course)", "best": "small ResNet (course best)"}
 
 
 def _models() -> dict:
     """Every model the benchmark knows: the two anchors, then the course's recipes."""
-    from fmnist_utils import models, train
+    from fmnist_utils import models, recipes
 
     return {
         "mlp": Anchor("MLP (TF tutorial)", models.reference_mlp, 32, 10),
         "classic": Anchor("classic CNN", models.reference_cnn, 32, 10),
-        **{name: train.RECIPES[name] for name in RECIPE_LABELS},
+        **{name: recipes.RECIPES[name] for name in RECIPE_LABELS},
     }
 
 
 def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> dict:
     """Train one model; return its row with the per-epoch (train seconds, test accuracy) curve.
 
-    ``spec`` is an :class:`Anchor` (plain ``fit`` on arrays) or a course ``train.Recipe``
+    ``spec`` is an :class:`Anchor` (plain ``fit`` on arrays) or a course ``recipes.Recipe``
     (its model, optimizer, schedule, loss and augmentation pipeline). The per-epoch test
     accuracy is measured on the weights as they are; for a recipe with weight averaging or
     test-time augmentation the final accuracy is that of the finished model (averaged weights,
@@ -72,7 +72,7 @@ def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> d
     import keras
     import numpy as np
 
-    from fmnist_utils import models, train
+    from fmnist_utils import models, recipes, train
 
     (x_train, y_train), (x_test, y_test) = data
     curve: list[tuple[float, float]] = []
@@ -113,7 +113,7 @@ def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> d
     else:
         label, batch_size = RECIPE_LABELS[name], spec.batch_size
         recipe = spec if epochs is None else dataclasses.replace(spec, epochs=epochs, seconds=None)
-        model, history = train.fit_recipe(
+        model, history = recipes.fit_recipe(
             recipe, x_train, y_train, seed=seed, callbacks=[EpochClock()], verbose=0
         )
         precision, images = history.attrs["precision"], history.attrs["steps"] * batch_size
@@ -122,7 +122,7 @@ def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> d
         curve = [(seconds + probe, accuracy) for seconds, accuracy in curve]
         clock["train"] += probe
         epochs = len(history)
-        probs = train.predict_recipe(recipe, model, x_test)
+        probs = recipes.predict_recipe(recipe, model, x_test)
         final = float(np.mean(probs.argmax(axis=1) == y_test))
         if final != curve[-1][1]:
             curve.append((clock["train"], final))
@@ -145,11 +145,11 @@ def run_model(name: str, spec, data, epochs: int, seed: int, verbose: bool) -> d
 def precision_check(specs: dict, data, seed: int, probe_steps: int) -> dict:
     """Training images/s of each course recipe among ``specs`` (name -> spec; anchors are
     skipped) in float32 and in mixed_bfloat16, measured
-    on this machine with :func:`fmnist_utils.train.steps_for_budget`'s probe (real data and
+    on this machine with :func:`fmnist_utils.recipes.steps_for_budget`'s probe (real data and
     input pipeline, after the graph is traced)."""
     import dataclasses
 
-    from fmnist_utils import train
+    from fmnist_utils import recipes
 
     (x_train, y_train), _ = data
     result = {}
@@ -158,7 +158,7 @@ def precision_check(specs: dict, data, seed: int, probe_steps: int) -> dict:
             continue
         result[name] = {
             precision: round(
-                train.steps_for_budget(
+                recipes.steps_for_budget(
                     dataclasses.replace(spec, precision=precision),
                     x_train,
                     y_train,
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     import fmnist_utils
 
     fmnist_utils.quiet_tensorflow()
-    from fmnist_utils import course, data, preprocess, train
+    from fmnist_utils import course, data, preprocess, recipes
 
     specs = _models()
     names = list(specs) if args.models == "all" else [m.strip() for m in args.models.split(",")]
@@ -256,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for name in names:
         spec = specs[name]
-        budgeted = isinstance(spec, train.Recipe) and spec.seconds and not args.epochs
+        budgeted = isinstance(spec, recipes.Recipe) and spec.seconds and not args.epochs
         epochs = None if budgeted else args.epochs or spec.epochs
         print(
             f"{name}: batch {spec.batch_size}, "

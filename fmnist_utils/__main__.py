@@ -31,6 +31,10 @@ def main(argv: list[str] | None = None) -> int:
         print(USAGE)
         return 0 if argv else 2
     command, rest = argv[0], argv[1:]
+    if command == "data" and rest[:1] == ["mnist"]:
+        from fmnist_utils import mnist
+
+        return mnist.main(rest[1:])
     if command == "data":
         from fmnist_utils import data
 

@@ -42,6 +42,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
+from fmnist_utils import device
 from fmnist_utils.train import ENV_VAR as PROFILE_ENV
 from fmnist_utils.train import PROFILES
 
@@ -472,26 +473,29 @@ def _cpu_name() -> str:
 
 def machine() -> dict:
     """Where a measurement ran, for a results file: date, CPU model, count and speed flags,
-    the precision :func:`fmnist_utils.train.choose_precision` picks here, the GPU's compute
-    capability (None: no GPU), platform, and the Python, TensorFlow and Keras versions."""
+    the precision :func:`fmnist_utils.device.choose_precision` picks here, the GPU's compute
+    capability (None: no GPU), platform, the Keras backend, and the Python, Keras and backend
+    versions."""
     import keras
-    import tensorflow as tf
 
-    from fmnist_utils import train
-
-    flags = train.cpu_flags()
-    gpu = train.gpu_compute_capability()
+    flags = device.cpu_flags()
+    gpu = device.gpu_compute_capability()
     return {
         "date": datetime.now().strftime("%Y-%m-%d %H:%M"),
         "cpus": os.cpu_count(),
         "cpu": _cpu_name(),
         "cpu_flags": [flag for flag in SPEED_FLAGS if flag in flags],
         "gpu_compute_capability": list(gpu) if gpu else None,
-        "precision_chosen": train.choose_precision(),
+        "precision_chosen": device.choose_precision(),
         "platform": platform.platform(),
         "python": platform.python_version(),
-        "tensorflow": tf.__version__,
+        "backend": keras.backend.backend(),
         "keras": keras.__version__,
+        **{
+            name: sys.modules[name].__version__
+            for name in device.BACKENDS
+            if name in sys.modules and hasattr(sys.modules[name], "__version__")
+        },
     }
 
 

@@ -1,7 +1,7 @@
 """Photo-like renderings of Fashion-MNIST items: a reproducible test set for the photo path.
 
 The web service turns every upload into a 28x28 input with
-:func:`fmnist_utils.preprocess.read_photo`. Testing it on test images that were only enlarged
+:func:`fmnist_utils.photos.read_photo`. Testing it on test images that were only enlarged
 and inverted onto white paper is circular (that is exactly what ``read_photo`` undoes), so this
 module renders each item as a phone would photograph it, with one change per *kind*:
 
@@ -45,12 +45,12 @@ a kind's photos do not depend on which other kinds were asked for.
 
 Example:
     >>> import numpy as np
-    >>> from fmnist_utils import data, preprocess
+    >>> from fmnist_utils import data, photos
     >>> (_, _), (x_test, y_test) = data.load_fashion_mnist()  # doctest: +SKIP
-    >>> photos = photo_set(x_test, y_test, per_kind=25, seed=0)  # doctest: +SKIP
-    >>> len(photos), photos[0].kind, photos[0].format  # doctest: +SKIP
+    >>> rendered = photo_set(x_test, y_test, per_kind=25, seed=0)  # doctest: +SKIP
+    >>> len(rendered), rendered[0].kind, rendered[0].format  # doctest: +SKIP
     (275, 'rotation', 'JPEG')
-    >>> preprocess.read_photo(photos[0].data).image.shape  # doctest: +SKIP
+    >>> photos.read_photo(rendered[0].data).image.shape  # doctest: +SKIP
     (28, 28)
 """
 

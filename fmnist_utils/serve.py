@@ -14,7 +14,7 @@ Endpoints (their schemas at ``/docs``):
 * ``GET /health``: the model being served (path, parameters, SHA-256, training record), its
   test accuracy, calibration error, temperature and OOD threshold, and the versions serving it.
 
-Every photo goes through :func:`fmnist_utils.preprocess.read_photo`, the one path from any image
+Every photo goes through :func:`fmnist_utils.photos.read_photo`, the one path from any image
 to a Fashion-MNIST-like 28x28 input. Bad input gets a 4xx JSON answer ``{"detail": message,
 "error": code}`` and the server goes on serving. Each request then costs one call of one
 compiled function (:class:`Predictor`): probabilities, OOD score and Grad-CAM map together.
@@ -58,7 +58,7 @@ from fastapi import File, Query, UploadFile
 from pydantic import BaseModel, Field
 
 import fmnist_utils
-from fmnist_utils import preprocess
+from fmnist_utils import device, photos, preprocess
 from fmnist_utils.data import CLASS_NAMES
 
 #: Where ``make serve`` keeps its model: models/fmnist_cnn.keras at the repository's root (the
@@ -83,10 +83,10 @@ OVERLAY_SIZE = 112
 # The model: training the default one, loading, describing, predicting
 # --------------------------------------------------------------------------------------------
 def through_photo_path(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each uint8 28x28 image as the service sees it: through :func:`preprocess.read_photo`.
+    """Each uint8 28x28 image as the service sees it: through :func:`photos.read_photo`.
 
     Returns ``(kept, images)``: which images read_photo accepted (a blank or uniform image is
-    refused with :class:`~fmnist_utils.preprocess.NoObjectError`) and the 28x28 inputs it made
+    refused with :class:`~fmnist_utils.photos.NoObjectError`) and the 28x28 inputs it made
     of them. The service's threshold and its test figures come from these, not from the raw
     arrays, so they hold for what the service does.
 
@@ -100,9 +100,9 @@ def through_photo_path(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     kept, inputs = [], []
     for image in np.asarray(images, dtype=np.uint8):
         try:
-            inputs.append(preprocess.read_photo(Image.fromarray(image)).image)
+            inputs.append(photos.read_photo(Image.fromarray(image)).image)
             kept.append(True)
-        except preprocess.PhotoError:
+        except photos.PhotoError:
             kept.append(False)
     shape = (len(inputs), *preprocess.IMAGE_SHAPE[:2])
     return np.array(kept, bool), np.stack(inputs) if inputs else np.zeros(shape, np.uint8)
@@ -110,10 +110,10 @@ def through_photo_path(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _mnist_digits(split: str, count: int) -> np.ndarray | None:
     """``count`` MNIST digits of ``split`` ("train" or "test") when MNIST is on this machine."""
-    from fmnist_utils import data
+    from fmnist_utils import data, mnist
 
     try:
-        (x_train, _), (x_test, _) = data.load_mnist(download=False)
+        (x_train, _), (x_test, _) = mnist.load_mnist(download=False)
     except (data.DataNotFoundError, OSError, ValueError):
         return None
     return (x_train if split == "train" else x_test)[:count]
@@ -192,7 +192,7 @@ def train_service_model(
 ) -> dict[str, Any]:
     """Train the service's model with a course recipe, calibrate it and test it.
 
-    The recipe (:data:`fmnist_utils.train.RECIPES`, default ``"photos"``: the fast CNN with the
+    The recipe (:data:`fmnist_utils.recipes.RECIPES`, default ``"photos"``: the fast CNN with the
     flips, tilts, zooms and shifts that photos need, for a 3-minute budget) trains on the
     training set less ``validation`` images; ``seconds`` changes the budget, ``epochs`` trains
     for that many epochs instead, ``filters`` and ``batch_size`` change the network and batch
@@ -211,10 +211,10 @@ def train_service_model(
         >>> round(trained.record["test_accuracy"], 2)  # doctest: +SKIP
         0.72
     """
-    from fmnist_utils import data, evaluate, ood, train
+    from fmnist_utils import data, evaluate, ood, recipes, train
 
     fmnist_utils.quiet_tensorflow()
-    chosen = train.RECIPES[recipe]
+    chosen = recipes.RECIPES[recipe]
     changes: dict[str, Any] = {}
     if filters is not None:
         changes["model_kwargs"] = {**chosen.model_kwargs, "filters": tuple(filters)}
@@ -237,7 +237,7 @@ def train_service_model(
             f"Fashion-MNIST training images (validation: {len(x_val):,})",
             flush=True,
         )
-    model, history = train.fit_recipe(
+    model, history = recipes.fit_recipe(
         chosen,
         preprocess.prepare(x_fit),
         y_fit,
@@ -484,12 +484,14 @@ class Answer:
 class Predictor:
     """A model ready for concurrent requests: probabilities, OOD score and Grad-CAM in one call.
 
-    With the TensorFlow backend one ``tf.function``, traced once here for a single image, runs
+    On the TensorFlow backend one ``tf.function``, traced once here for a single image, runs
     the model to the last convolution's feature maps and the penultimate features, computes the
     logits, the gradient of the top class's logit with respect to those maps and the aligned
     Grad-CAM map (:func:`fmnist_utils.explain.cam_upsampler`), all in one graph: no sub-model is
     built per request and no lock is needed (a traced function is safe to call from several
-    threads). ``temperature`` divides the logits before the softmax; ``detector`` is
+    threads). On JAX the same is one ``jax.jit`` function; on PyTorch it runs eagerly, with the
+    gradient from ``torch.autograd``. ``temperature`` divides the logits before the softmax;
+    ``detector`` is
     ``{"score": name, "threshold": t}`` with a name from :data:`fmnist_utils.ood.SCORES` (and
     ``mahalanobis``, an :class:`~fmnist_utils.ood.Mahalanobis`, when that is the score).
 
@@ -530,21 +532,12 @@ class Predictor:
         model = self.model
         last = model.layers[-1]
         head = explain._logit_head(last)
+        if backend != "tensorflow":
+            return self._compile_other(backend, explain, head)
         outputs = [last.input if head is not None else model.outputs[0]]
         if self.layer is not None:
             outputs.insert(0, model.get_layer(self.layer).output)
         sub = keras.Model(model.inputs[0], outputs)
-        if backend != "tensorflow":  # pragma: no cover - the course serves on TensorFlow
-
-            def eager(x):
-                result = sub(x, training=False)
-                features = result[-1] if self.layer is not None else result
-                logits = head(features) if head is not None else keras.ops.log(features + 1e-12)
-                heat = explain.grad_cam(model, x)[0] if self.layer is not None else None
-                numpy = keras.ops.convert_to_numpy
-                return numpy(logits), numpy(features), heat
-
-            return eager
         import tensorflow as tf
 
         if self.layer is not None:
@@ -572,6 +565,70 @@ class Predictor:
             logits, features, heat = run(tf.convert_to_tensor(x, tf.float32))
             heat = heat.numpy()[0] if self.layer is not None else None
             return logits.numpy(), features.numpy(), heat
+
+        return call
+
+    def _compile_other(self, backend: str, explain, head):
+        """The forward pass and Grad-CAM on JAX (one ``jax.jit`` function, traced at start-up)
+        or PyTorch (eager, the gradient from ``torch.autograd``)."""
+        import keras
+
+        model, ops = self.model, keras.ops
+        last = model.layers[-1]
+        penultimate = last.input if head is not None else model.outputs[0]
+
+        def scores(features):
+            return head(features) if head is not None else ops.log(features + 1e-12)
+
+        if self.layer is None:
+            sub = keras.Model(model.inputs[0], penultimate)
+
+            def plain(x):
+                features = sub(x, training=False)
+                return ops.convert_to_numpy(scores(features)), ops.convert_to_numpy(features), None
+
+            return plain
+        conv_output = model.get_layer(self.layer).output
+        front = keras.Model(model.inputs[0], conv_output)
+        back = keras.Model(conv_output, penultimate)
+        rows, cols = explain.cam_upsampler(model, self.layer)
+
+        def top_logit(conv):
+            features = back(conv, training=False)
+            logits = ops.cast(scores(features), "float32")
+            return ops.max(logits[0]), (logits, features)
+
+        def cam_of(conv, grads):
+            weights = ops.mean(ops.cast(grads, "float32"), axis=(1, 2), keepdims=True)
+            cam = ops.relu(ops.sum(weights * ops.cast(conv, "float32"), axis=-1))
+            cam = ops.einsum("yh,nhw,xw->nyx", rows, cam, cols)
+            peak = ops.max(cam)
+            return ops.where(peak > 0, cam / ops.maximum(peak, 1e-12), cam)
+
+        if backend == "jax":
+            import jax
+
+            @jax.jit
+            def run(x):
+                conv = front(x, training=False)
+                grads, (logits, features) = jax.grad(top_logit, has_aux=True)(conv)
+                return logits, features, cam_of(conv, grads)
+
+        else:
+            import torch
+
+            def run(x):
+                conv = front(ops.convert_to_tensor(x), training=False).detach()
+                conv.requires_grad_(True)
+                top, (logits, features) = top_logit(conv)
+                (grads,) = torch.autograd.grad(top, conv)
+                with torch.no_grad():
+                    return logits.detach(), features.detach(), cam_of(conv.detach(), grads)
+
+        def call(x):
+            logits, features, heat = run(np.asarray(x, np.float32))
+            numpy = ops.convert_to_numpy
+            return numpy(logits), numpy(features), numpy(heat)[0]
 
         return call
 
@@ -658,11 +715,11 @@ def gradcam_overlay(
 # --------------------------------------------------------------------------------------------
 #: PhotoError subclass -> (HTTP status, error code) of the JSON answer.
 _PHOTO_STATUS: dict[type, tuple[int, str]] = {
-    preprocess.EmptyPhotoError: (400, "empty_upload"),
-    preprocess.NotAnImageError: (415, "not_an_image"),
-    preprocess.TruncatedPhotoError: (400, "truncated_image"),
-    preprocess.PhotoTooLargeError: (413, "image_too_large"),
-    preprocess.NoObjectError: (422, "no_item_found"),
+    photos.EmptyPhotoError: (400, "empty_upload"),
+    photos.NotAnImageError: (415, "not_an_image"),
+    photos.TruncatedPhotoError: (400, "truncated_image"),
+    photos.PhotoTooLargeError: (413, "image_too_large"),
+    photos.NoObjectError: (422, "no_item_found"),
 }
 
 
@@ -838,7 +895,7 @@ def create_app(
     *,
     model=None,
     max_upload_bytes: int = MAX_UPLOAD_BYTES,
-    max_pixels: int = preprocess.MAX_PHOTO_PIXELS,
+    max_pixels: int = photos.MAX_PHOTO_PIXELS,
 ):
     """The FastAPI app serving ``model`` (a Keras model) or the model saved at ``model_path``.
 
@@ -993,8 +1050,8 @@ def create_app(
                 status_code=413,
             )
         try:
-            photo = preprocess.read_photo(content, max_pixels=max_pixels)
-        except preprocess.PhotoError as error:
+            photo = photos.read_photo(content, max_pixels=max_pixels)
+        except photos.PhotoError as error:
             status, code = next(
                 (v for k, v in _PHOTO_STATUS.items() if isinstance(error, k)),
                 (422, "bad_image"),
@@ -1403,15 +1460,19 @@ def app_from_environment():
     from threadpoolctl import threadpool_limits
 
     fmnist_utils.quiet_tensorflow()
-    import tensorflow as tf
-
     threads = int(os.environ.get("FMNIST_SERVE_THREADS", "1"))
     threadpool_limits(limits=threads)
-    try:
-        tf.config.threading.set_intra_op_parallelism_threads(threads)
-        tf.config.threading.set_inter_op_parallelism_threads(threads)
-    except RuntimeError:  # TensorFlow already started in this process
-        pass
+    if device.backend() == "tensorflow":
+        tf = device.require_tensorflow("setting TensorFlow's thread pools")
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(threads)
+            tf.config.threading.set_inter_op_parallelism_threads(threads)
+        except RuntimeError:  # TensorFlow already started in this process
+            pass
+    elif device.backend() == "torch":
+        import torch
+
+        torch.set_num_threads(threads)
     return create_app(
         os.environ.get("FMNIST_SERVE_MODEL", str(DEFAULT_MODEL_PATH)),
         max_upload_bytes=int(os.environ.get("FMNIST_SERVE_MAX_UPLOAD", MAX_UPLOAD_BYTES)),

@@ -618,7 +618,7 @@ def class_images(
     image row and a standard-deviation row are both readable; a colour bar per row gives it.
 
     Example:
-        >>> means, stds = data.class_mean_std(x_train, y_train)  # doctest: +SKIP
+        >>> means, stds = stats.class_mean_std(x_train, y_train)  # doctest: +SKIP
         >>> fig = class_images({"mean": means, "standard deviation": stds})  # doctest: +SKIP
     """
     n_rows, n_cols = len(rows), len(class_names)
@@ -694,7 +694,7 @@ def plot_distance_matrix(
     """A square table of distances (a DataFrame with names on both axes) as an annotated heatmap.
 
     Example:
-        >>> fig = plot_distance_matrix(data.class_distances(x_train, y_train))  # doctest: +SKIP
+        >>> fig = plot_distance_matrix(stats.class_distances(x_train, y_train))  # doctest: +SKIP
     """
     import seaborn as sns
 
@@ -804,7 +804,7 @@ def show_pairs(
     red. ``images_b``/``labels_b`` default to the first set (pairs inside one set).
 
     Example:
-        >>> pairs, dist = data.find_near_duplicates(x_train)  # doctest: +SKIP
+        >>> pairs, dist = stats.find_near_duplicates(x_train)  # doctest: +SKIP
         >>> fig = show_pairs(x_train, pairs, y_train, distances=dist)  # doctest: +SKIP
     """
     images_b = images_a if images_b is None else images_b
@@ -1515,7 +1515,7 @@ def show_augmentations(
     transformation's, not the display's).
 
     Example:
-        >>> from fmnist_utils.preprocess import augmenter
+        >>> from fmnist_utils.augment import augmenter
         >>> augment = augmenter(seed=0)  # doctest: +SKIP
         >>> fig = show_augmentations(x_train[:4], augment, labels=y_train[:4])  # doctest: +SKIP
     """

@@ -13,7 +13,7 @@ fmnist_utils.quiet_tensorflow()
 
 import keras  # noqa: E402
 
-from fmnist_utils import preprocess, viz  # noqa: E402
+from fmnist_utils import augment, preprocess, viz  # noqa: E402
 from fmnist_utils.data import load_fashion_mnist  # noqa: E402
 
 
@@ -30,31 +30,31 @@ def batch(test_set):
 # --- rotate_images ---------------------------------------------------------------------------
 def test_rotate_by_zero_is_the_identity(test_set):
     x = test_set[0][:20]
-    out = preprocess.rotate_images(x, 0)
+    out = augment.rotate_images(x, 0)
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out, x)
-    np.testing.assert_array_equal(preprocess.rotate_images(x, 360), x)
+    np.testing.assert_array_equal(augment.rotate_images(x, 360), x)
 
 
 def test_rotate_by_90_matches_rot90_and_four_times_is_the_identity(test_set):
     x = test_set[0][:20]
-    quarter = preprocess.rotate_images(x, 90)
+    quarter = augment.rotate_images(x, 90)
     # counter-clockwise, as drawn by imshow (row 0 at the top): np.rot90 on the image axes
     assert np.abs(quarter.astype(int) - np.rot90(x, 1, axes=(1, 2))).max() <= 1
     back = x
     for _ in range(4):
-        back = preprocess.rotate_images(back, 90)
+        back = augment.rotate_images(back, 90)
     assert np.abs(back.astype(int) - x).max() <= 1
 
 
 def test_rotate_keeps_shape_dtype_and_range(test_set):
     x = test_set[0][:10]
     for degrees in (-20, 10, 45):
-        out = preprocess.rotate_images(x, degrees)
+        out = augment.rotate_images(x, degrees)
         assert out.shape == x.shape and out.dtype == np.uint8
         assert not np.array_equal(out, x)
     floats = preprocess.prepare(x)
-    out = preprocess.rotate_images(floats, 15)
+    out = augment.rotate_images(floats, 15)
     assert out.shape == floats.shape and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0
     # a rotation moves ink around but (away from the corners) keeps most of it
@@ -63,14 +63,14 @@ def test_rotate_keeps_shape_dtype_and_range(test_set):
 
 def test_rotate_rejects_a_single_image():
     with pytest.raises(ValueError, match="batch"):
-        preprocess.rotate_images(np.zeros((28, 28), np.uint8), 10)
+        augment.rotate_images(np.zeros((28, 28), np.uint8), 10)
 
 
 # --- RandomCutout ----------------------------------------------------------------------------
 def test_cutout_fills_one_square_of_the_right_size_inside_the_image():
     ones = np.ones((16, 28, 28, 1), np.float32)
     for size in (1, 5, 8, 28):
-        out = np.asarray(preprocess.RandomCutout(size, seed=3)(ones, training=True))
+        out = np.asarray(augment.RandomCutout(size, seed=3)(ones, training=True))
         assert out.shape == ones.shape
         for image in out[..., 0]:
             rows, cols = np.nonzero(image == 0)
@@ -81,18 +81,18 @@ def test_cutout_fills_one_square_of_the_right_size_inside_the_image():
 
 def test_cutout_positions_vary_and_probability_is_respected():
     ones = np.ones((400, 28, 28, 1), np.float32)
-    out = np.asarray(preprocess.RandomCutout(6, seed=0)(ones, training=True))[..., 0]
+    out = np.asarray(augment.RandomCutout(6, seed=0)(ones, training=True))[..., 0]
     corners = {tuple(np.argwhere(image == 0)[0]) for image in out}
     assert len(corners) > 50  # positions are spread over the image
-    half = np.asarray(preprocess.RandomCutout(6, probability=0.5, seed=1)(ones, training=True))
+    half = np.asarray(augment.RandomCutout(6, probability=0.5, seed=1)(ones, training=True))
     erased = (half == 0).any(axis=(1, 2, 3)).mean()
     assert 0.35 < erased < 0.65
-    none = preprocess.RandomCutout(6, probability=0.0, seed=1)(ones, training=True)
+    none = augment.RandomCutout(6, probability=0.0, seed=1)(ones, training=True)
     np.testing.assert_array_equal(np.asarray(none), ones)
 
 
 def test_cutout_is_inactive_at_inference_and_saved_with_a_model(tmp_path, batch):
-    layer = preprocess.RandomCutout(8, fill_value=0.5, seed=0)
+    layer = augment.RandomCutout(8, fill_value=0.5, seed=0)
     np.testing.assert_array_equal(np.asarray(layer(batch, training=False)), batch)
     assert not np.array_equal(np.asarray(layer(batch)), batch)  # like Keras' random layers
     model = keras.Sequential([keras.Input(preprocess.IMAGE_SHAPE), layer])
@@ -109,16 +109,16 @@ def test_cutout_is_inactive_at_inference_and_saved_with_a_model(tmp_path, batch)
 
 def test_cutout_rejects_bad_settings():
     with pytest.raises(ValueError, match="size"):
-        preprocess.RandomCutout(0)
+        augment.RandomCutout(0)
     with pytest.raises(ValueError, match="probability"):
-        preprocess.RandomCutout(4, probability=1.5)
+        augment.RandomCutout(4, probability=1.5)
     with pytest.raises(ValueError, match="does not fit"):
-        preprocess.RandomCutout(30)(np.ones((1, 28, 28, 1), np.float32), training=True)
+        augment.RandomCutout(30)(np.ones((1, 28, 28, 1), np.float32), training=True)
 
 
 def test_cutout_works_in_a_tf_data_pipeline(test_set):
     x, y = test_set[0][:64], test_set[1][:64]
-    cutout = preprocess.RandomCutout(8, seed=0)
+    cutout = augment.RandomCutout(8, seed=0)
     ds = preprocess.make_dataset(x, y, batch_size=32, shuffle=False).map(
         lambda images, labels: (cutout(images, training=True), labels)
     )
@@ -132,40 +132,38 @@ def test_cutout_works_in_a_tf_data_pipeline(test_set):
 
 # --- augmenter -------------------------------------------------------------------------------
 def test_augmenter_changes_images_only_in_training_mode(batch):
-    augment = preprocess.augmenter(seed=0)
-    assert [layer.name for layer in augment.layers] == [
+    augmentation = augment.augmenter(seed=0)
+    assert [layer.name for layer in augmentation.layers] == [
         "flip",
         "rotation",
         "zoom",
         "translation",
         "cutout",
     ]
-    np.testing.assert_array_equal(np.asarray(augment(batch, training=False)), batch)
+    np.testing.assert_array_equal(np.asarray(augmentation(batch, training=False)), batch)
     # inside a model: predict and evaluate pass the images unchanged
-    model = keras.Sequential([keras.Input(preprocess.IMAGE_SHAPE), augment])
+    model = keras.Sequential([keras.Input(preprocess.IMAGE_SHAPE), augmentation])
     np.testing.assert_array_equal(model.predict(batch, verbose=0), batch)
-    out = np.asarray(augment(batch, training=True))
+    out = np.asarray(augmentation(batch, training=True))
     assert out.shape == batch.shape and out.dtype == np.float32
     assert out.min() >= 0.0 and out.max() <= 1.0 + 1e-6
     changed = np.abs(out - batch).reshape(len(batch), -1).max(axis=1) > 0.05
     assert changed.mean() > 0.9
-    again = np.asarray(augment(batch, training=True))
+    again = np.asarray(augmentation(batch, training=True))
     assert not np.allclose(again, out)  # new random draws on every call
 
 
 def test_augmenter_steps_can_be_left_out(batch):
-    assert preprocess.augmenter(flip=False, cutout=0).layers[0].name == "rotation"
-    flip_only = preprocess.augmenter(rotation=0, zoom=0, translation=0, cutout=0, seed=1)
+    assert augment.augmenter(flip=False, cutout=0).layers[0].name == "rotation"
+    flip_only = augment.augmenter(rotation=0, zoom=0, translation=0, cutout=0, seed=1)
     assert [layer.name for layer in flip_only.layers] == ["flip"]
     out = np.asarray(flip_only(batch, training=True))
     for image, result in zip(batch, out, strict=True):
         assert np.array_equal(result, image) or np.array_equal(result, image[:, ::-1])
     assert not np.array_equal(out, batch)
-    keep = preprocess.augmenter(flip=False, rotation=0, zoom=0, translation=0, cutout=0)
+    keep = augment.augmenter(flip=False, rotation=0, zoom=0, translation=0, cutout=0)
     np.testing.assert_array_equal(np.asarray(keep(batch, training=True)), batch)
-    nearest = preprocess.augmenter(
-        flip=False, rotation=0, zoom=0, cutout=0, interpolation="nearest"
-    )
+    nearest = augment.augmenter(flip=False, rotation=0, zoom=0, cutout=0, interpolation="nearest")
     shifted = np.asarray(nearest(batch, training=True))
     # whole-pixel moves: no new grey levels appear (every value is an original pixel or 0)
     for image, result in zip(batch, shifted, strict=True):
@@ -174,7 +172,7 @@ def test_augmenter_steps_can_be_left_out(batch):
 
 def test_augmented_dataset_yields_augmented_batches(test_set):
     x, y = test_set[0][:300], test_set[1][:300]
-    ds = preprocess.augmented_dataset(x, y, preprocess.augmenter(seed=0), batch_size=100)
+    ds = augment.augmented_dataset(x, y, augment.augmenter(seed=0), batch_size=100)
     batches = list(ds)
     assert [len(images) for images, _ in batches] == [100, 100, 100]
     images = np.concatenate([np.asarray(b[0]) for b in batches])
@@ -190,7 +188,7 @@ def test_augmented_dataset_yields_augmented_batches(test_set):
 def test_mixup_labels_sum_to_one_and_lie_between_the_inputs(test_set):
     x, y = test_set[0][:64], test_set[1][:64]
     images, labels_one_hot = preprocess.prepare(x), preprocess.one_hot(y)
-    mixed_x, mixed_y = preprocess.mixup(images, labels_one_hot, alpha=0.4, seed=0)
+    mixed_x, mixed_y = augment.mixup(images, labels_one_hot, alpha=0.4, seed=0)
     assert mixed_x.shape == images.shape and mixed_y.shape == labels_one_hot.shape
     np.testing.assert_allclose(mixed_y.sum(axis=1), 1.0, atol=1e-5)
     assert mixed_y.min() >= -1e-6 and mixed_y.max() <= 1 + 1e-6
@@ -213,13 +211,13 @@ def test_mixup_labels_sum_to_one_and_lie_between_the_inputs(test_set):
 
 def test_mixup_wants_one_hot_labels(test_set):
     with pytest.raises(ValueError, match="one-hot"):
-        preprocess.mixup(preprocess.prepare(test_set[0][:4]), test_set[1][:4])
+        augment.mixup(preprocess.prepare(test_set[0][:4]), test_set[1][:4])
 
 
 # --- plot ------------------------------------------------------------------------------------
 def test_show_augmentations_draws_originals_and_versions(test_set):
     x, y = test_set[0][:3], test_set[1][:3]
-    fig = viz.show_augmentations(x, preprocess.augmenter(seed=0), n_augmented=4, labels=y)
+    fig = viz.show_augmentations(x, augment.augmenter(seed=0), n_augmented=4, labels=y)
     assert isinstance(fig, Figure)
     assert len(fig.axes) == 3 * 5
     first = fig.axes[0].images[0].get_array()

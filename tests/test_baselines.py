@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import FunctionTransformer, MinMaxScaler
 from sklearn.svm import LinearSVC
 
-from fmnist_utils import data, evaluate, preprocess
+from fmnist_utils import data, evaluate, features
 
 
 @pytest.fixture(scope="module")
@@ -24,18 +24,18 @@ def fashion():
 # --- hog_features ---------------------------------------------------------------------------
 def test_hog_features_shape_dtype_and_determinism(fashion):
     x, *_ = fashion
-    first = preprocess.hog_features(x[:50])
+    first = features.hog_features(x[:50])
     assert first.shape == (50, 1296)  # 6 x 6 blocks of 2 x 2 cells with 9 bins
     assert first.dtype == np.float32
     assert np.isfinite(first).all() and first.min() >= 0
-    assert np.array_equal(first, preprocess.hog_features(x[:50]))
+    assert np.array_equal(first, features.hog_features(x[:50]))
 
 
 def test_hog_features_match_skimage_on_each_image(fashion):
     from skimage.feature import hog
 
     x, *_ = fashion
-    batch = preprocess.hog_features(x[:3], pixels_per_cell=(7, 7))
+    batch = features.hog_features(x[:3], pixels_per_cell=(7, 7))
     for image, row in zip(x[:3], batch, strict=True):
         expected = hog(image, orientations=9, pixels_per_cell=(7, 7), cells_per_block=(2, 2))
         np.testing.assert_allclose(row, expected, rtol=1e-6, atol=1e-7)
@@ -45,9 +45,9 @@ def test_hog_features_match_skimage_on_each_image(fashion):
 def test_hog_features_accept_rows_and_channel_axis(fashion):
     x, *_ = fashion
     images = x[:8]
-    expected = preprocess.hog_features(images)
-    np.testing.assert_array_equal(preprocess.hog_features(images.reshape(8, -1)), expected)
-    np.testing.assert_array_equal(preprocess.hog_features(images[..., np.newaxis]), expected)
+    expected = features.hog_features(images)
+    np.testing.assert_array_equal(features.hog_features(images.reshape(8, -1)), expected)
+    np.testing.assert_array_equal(features.hog_features(images[..., np.newaxis]), expected)
 
 
 def test_hog_features_ignore_brightness(fashion):
@@ -55,15 +55,15 @@ def test_hog_features_ignore_brightness(fashion):
     x, *_ = fashion
     images = x[:20].astype(np.float64)
     np.testing.assert_allclose(
-        preprocess.hog_features(images), preprocess.hog_features(images * 0.4), atol=1e-3
+        features.hog_features(images), features.hog_features(images * 0.4), atol=1e-3
     )
 
 
 def test_hog_features_tell_classes_apart(fashion):
     # a trouser's descriptor is closer to another trouser's than to a sandal's, on average
     x, y, *_ = fashion
-    features = preprocess.hog_features(x)
-    trousers, sandals = features[y == 1], features[y == 5]
+    descriptors = features.hog_features(x)
+    trousers, sandals = descriptors[y == 1], descriptors[y == 5]
     within = np.linalg.norm(trousers[:30] - trousers[30:60], axis=1).mean()
     between = np.linalg.norm(trousers[:30] - sandals[:30], axis=1).mean()
     assert within < between
@@ -73,14 +73,14 @@ def test_hog_features_in_parallel_equal_serial(fashion):
     x, *_ = fashion
     images = np.concatenate([x] * 4)[:2_000]  # the parallel path starts at 2,000 images
     np.testing.assert_array_equal(
-        preprocess.hog_features(images, n_jobs=2), preprocess.hog_features(images)
+        features.hog_features(images, n_jobs=2), features.hog_features(images)
     )
 
 
 def test_hog_features_reject_a_single_image(fashion):
     x, *_ = fashion
     with pytest.raises(ValueError, match="batch"):
-        preprocess.hog_features(x[0])
+        features.hog_features(x[0])
 
 
 # --- fit_and_score --------------------------------------------------------------------------
@@ -92,7 +92,7 @@ def test_fit_and_score_table_one_row_per_model(fashion, capsys):
         "random forest": RandomForestClassifier(n_estimators=30, n_jobs=2, random_state=0),
         "kNN": KNeighborsClassifier(n_neighbors=3),
         "HOG + linear SVM": make_pipeline(
-            FunctionTransformer(preprocess.hog_features), LinearSVC(C=0.1)
+            FunctionTransformer(features.hog_features), LinearSVC(C=0.1)
         ),
     }
     table, predictions = evaluate.fit_and_score(estimators, x, y, x_test, y_test)

@@ -410,12 +410,13 @@ def test_sync_headers_round_trip_is_byte_identical(tmp_path):
 
 
 def test_machine_names_the_cpu_its_speed_flags_and_the_chosen_precision():
-    from fmnist_utils import train
+    from fmnist_utils import device
 
     info = course.machine()
     assert info["cpus"] >= 1 and info["cpu"]
     assert set(info["cpu_flags"]) <= set(course.SPEED_FLAGS)
-    assert set(info["cpu_flags"]) <= train.cpu_flags() or not train.cpu_flags()
-    assert info["precision_chosen"] == train.choose_precision()
-    assert info["tensorflow"] and info["keras"].startswith("3")
+    assert set(info["cpu_flags"]) <= device.cpu_flags() or not device.cpu_flags()
+    assert info["precision_chosen"] == device.choose_precision()
+    assert info["backend"] == device.backend() and info[info["backend"]]
+    assert info["keras"].startswith("3")
     json.dumps(info)  # goes into results files as it is

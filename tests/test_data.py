@@ -12,16 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_utils import data
+from fmnist_utils import csvio, data
+from fmnist_utils.csvio import CSVFormatError, load_csv, save_csv
 from fmnist_utils.data import (
     CLASS_NAMES,
     FILES,
-    CSVFormatError,
     DataIntegrityError,
     DataNotFoundError,
-    load_csv,
     load_fashion_mnist,
-    save_csv,
 )
 
 
@@ -255,7 +253,7 @@ def test_csv_round_trip_is_exact(fmnist, tmp_path):
 
 
 def write_rows(path: Path, rows: list[list[str]], header: list[str] | None = None) -> Path:
-    lines = [",".join(header or data.CSV_HEADER)] + [",".join(r) for r in rows]
+    lines = [",".join(header or csvio.CSV_HEADER)] + [",".join(r) for r in rows]
     path.write_text("\n".join(lines) + "\n")
     return path
 
@@ -316,7 +314,7 @@ def test_csv_every_row_malformed_is_an_error(tmp_path, rows, pattern):
 )
 def test_csv_blank_line_is_an_error_naming_its_line(tmp_path, lines, pattern):
     path = tmp_path / "blank.csv"
-    body = [",".join(data.CSV_HEADER)] + [",".join(good_row()) if x == "G" else x for x in lines]
+    body = [",".join(csvio.CSV_HEADER)] + [",".join(good_row()) if x == "G" else x for x in lines]
     path.write_bytes(("\n".join(body) + "\n").encode())
     with pytest.raises(CSVFormatError, match=pattern):
         load_csv(path)

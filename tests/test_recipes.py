@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import sys
 
 import numpy as np
 import pytest
@@ -14,7 +13,7 @@ fmnist_utils.quiet_tensorflow()
 
 import keras  # noqa: E402
 
-from fmnist_utils import models, train  # noqa: E402
+from fmnist_utils import models, recipes  # noqa: E402
 from fmnist_utils.data import load_fashion_mnist, subset  # noqa: E402
 from fmnist_utils.preprocess import prepare  # noqa: E402
 
@@ -61,28 +60,10 @@ def test_every_builder_keeps_a_float32_softmax_under_mixed_precision(name):
 # ---------------------------------------------------------------- precision per machine
 
 
-def test_choose_precision_follows_the_hardware():
-    assert train.choose_precision(flags={"avx2", "avx512f"}) == "float32"
-    # bfloat16 dot products without AMX tiles: measured slower than float32
-    assert train.choose_precision(flags={"avx512f", "avx512_bf16"}) == "float32"
-    assert train.choose_precision(flags={"avx512_bf16", "amx_bf16", "amx_tile"}) == "mixed_bfloat16"
-    assert train.choose_precision(flags=set(), gpu_capability=(8, 0)) == "mixed_bfloat16"
-    assert train.choose_precision(flags=set(), gpu_capability=(9, 0)) == "mixed_bfloat16"
-    assert train.choose_precision(flags={"amx_bf16"}, gpu_capability=(7, 5)) == "float32"
-    assert train.choose_precision() in ("float32", "mixed_bfloat16")  # this machine: no error
-
-
-def test_cpu_flags_reads_this_machines_cpu():
-    flags = train.cpu_flags()
-    assert isinstance(flags, set)
-    if sys.platform == "linux":
-        assert flags and all(" " not in flag for flag in flags)
-
-
 def test_auto_precision_resolves_per_machine_and_an_explicit_one_is_kept(monkeypatch):
-    monkeypatch.setattr(train, "choose_precision", lambda *a, **k: "mixed_bfloat16")
-    assert train.recipe_precision(train.Recipe()) == "mixed_bfloat16"
-    assert train.recipe_precision(train.Recipe(precision="float32")) == "float32"
+    monkeypatch.setattr(recipes.device, "choose_precision", lambda *a, **k: "mixed_bfloat16")
+    assert recipes.recipe_precision(recipes.Recipe()) == "mixed_bfloat16"
+    assert recipes.recipe_precision(recipes.Recipe(precision="float32")) == "float32"
 
 
 # ---------------------------------------------------------------- the recipe record
@@ -90,37 +71,37 @@ def test_auto_precision_resolves_per_machine_and_an_explicit_one_is_kept(monkeyp
 
 def test_recipe_refuses_unknown_choices_with_the_valid_ones():
     with pytest.raises(ValueError, match="optimizer 'lion' is unknown; choose from adamw"):
-        train.Recipe(optimizer="lion")
+        recipes.Recipe(optimizer="lion")
     with pytest.raises(ValueError, match="schedule 'step' is unknown; choose from one_cycle"):
-        train.Recipe(schedule="step")
+        recipes.Recipe(schedule="step")
     with pytest.raises(ValueError, match="erasing must be a probability"):
-        train.Recipe(erasing=1.5)
+        recipes.Recipe(erasing=1.5)
     with pytest.raises(ValueError, match="seconds must be positive"):
-        train.Recipe(seconds=0)
+        recipes.Recipe(seconds=0)
     with pytest.raises(ValueError, match="translate must be a number of pixels"):
-        train.Recipe(translate=-1)
+        recipes.Recipe(translate=-1)
     with pytest.raises(ValueError, match="epochs and batch_size must be at least 1"):
-        train.Recipe(epochs=0)
+        recipes.Recipe(epochs=0)
     with pytest.raises(ValueError, match="model 'vgg' is unknown; choose from reference_mlp"):
-        train.build_recipe(train.Recipe(model="vgg"), steps_per_epoch=10)
+        recipes.build_recipe(recipes.Recipe(model="vgg"), steps_per_epoch=10)
 
 
 def test_one_field_changes_and_the_rest_stays():
-    best = train.RECIPES["best"]
+    best = recipes.RECIPES["best"]
     changed = dataclasses.replace(best, flip=False)
     differing = {k for k, v in changed.as_dict().items() if best.as_dict()[k] != v}
     assert differing == {"flip"}
-    assert best.augments() and not train.RECIPES["fast"].augments()
+    assert best.augments() and not recipes.RECIPES["fast"].augments()
 
 
 def test_build_recipe_compiles_its_optimizer_schedule_and_loss():
-    best = dataclasses.replace(train.RECIPES["best"], model_kwargs={"widths": (8, 16, 32)})
-    model = train.build_recipe(best, steps_per_epoch=50)
+    best = dataclasses.replace(recipes.RECIPES["best"], model_kwargs={"widths": (8, 16, 32)})
+    model = recipes.build_recipe(best, steps_per_epoch=50)
     assert isinstance(model.optimizer, keras.optimizers.AdamW)
     assert model.optimizer.use_ema
     assert model.optimizer.learning_rate is not None
     assert model.loss.get_config()["label_smoothing"] == pytest.approx(0.1)
-    sgd = train.build_recipe(
+    sgd = recipes.build_recipe(
         dataclasses.replace(best, optimizer="sgd_nesterov", schedule="constant", ema=False),
         steps_per_epoch=50,
     )
@@ -133,18 +114,18 @@ def test_build_recipe_compiles_its_optimizer_schedule_and_loss():
 
 def test_augmenter_has_the_recipes_layers_and_keeps_images_valid(real_sets):
     (x, _), _ = real_sets
-    best = train.RECIPES["best"]
-    assert [layer.name for layer in train.recipe_augmenter(best).layers] == ["flip", "erasing"]
-    augment = train.recipe_augmenter(dataclasses.replace(best, translate=2), seed=0)
+    best = recipes.RECIPES["best"]
+    assert [layer.name for layer in recipes.recipe_augmenter(best).layers] == ["flip", "erasing"]
+    augment = recipes.recipe_augmenter(dataclasses.replace(best, translate=2), seed=0)
     assert [layer.name for layer in augment.layers] == ["flip", "translate", "erasing"]
     out = keras.ops.convert_to_numpy(augment(x[:64], training=True))
     assert out.shape == (64, 28, 28, 1)
     assert out.min() >= 0.0 and out.max() <= 1.0
     assert not np.allclose(out, x[:64])  # something changed
-    assert train.recipe_augmenter(train.RECIPES["fast"]) is None
+    assert recipes.recipe_augmenter(recipes.RECIPES["fast"]) is None
     flip_only = dataclasses.replace(best, translate=0, erasing=0.0)
     flipped = keras.ops.convert_to_numpy(
-        train.recipe_augmenter(flip_only, seed=0)(x[:64], training=True)
+        recipes.recipe_augmenter(flip_only, seed=0)(x[:64], training=True)
     )
     for original, result in zip(x[:64], flipped, strict=True):  # each is itself or its mirror
         assert np.allclose(result, original) or np.allclose(result, original[:, ::-1])
@@ -152,8 +133,8 @@ def test_augmenter_has_the_recipes_layers_and_keeps_images_valid(real_sets):
 
 def test_recipe_dataset_yields_one_hot_batches(real_sets):
     (x, y), _ = real_sets
-    recipe = dataclasses.replace(train.RECIPES["best"], batch_size=100)
-    images, targets = next(iter(train.recipe_dataset(recipe, x, y)))
+    recipe = dataclasses.replace(recipes.RECIPES["best"], batch_size=100)
+    images, targets = next(iter(recipes.recipe_dataset(recipe, x, y)))
     assert images.shape == (100, 28, 28, 1) and targets.shape == (100, 10)
     np.testing.assert_allclose(np.asarray(targets).sum(axis=1), 1.0)
 
@@ -163,10 +144,10 @@ def test_recipe_dataset_yields_one_hot_batches(real_sets):
 
 def test_fit_recipe_learns_real_data_and_restores_the_dtype_policy(real_sets):
     (x, y), (x_test, y_test) = real_sets
-    recipe = dataclasses.replace(train.RECIPES["fast"], epochs=3, batch_size=64, seconds=None)
-    model, history = train.fit_recipe(recipe, x, y, validation_data=(x_test, y_test), verbose=0)
+    recipe = dataclasses.replace(recipes.RECIPES["fast"], epochs=3, batch_size=64, seconds=None)
+    model, history = recipes.fit_recipe(recipe, x, y, validation_data=(x_test, y_test), verbose=0)
     assert list(history["epoch"]) == [1, 2, 3] and history.attrs["seconds"] > 0
-    accuracy = np.mean(train.predict_recipe(recipe, model, x_test).argmax(axis=1) == y_test)
+    accuracy = np.mean(recipes.predict_recipe(recipe, model, x_test).argmax(axis=1) == y_test)
     assert accuracy > 0.6  # chance is 0.1
     assert history["val_accuracy"].iloc[-1] == pytest.approx(accuracy, abs=1e-6)
     assert keras.config.dtype_policy().name == "float32"
@@ -175,14 +156,16 @@ def test_fit_recipe_learns_real_data_and_restores_the_dtype_policy(real_sets):
 def test_fit_recipe_ends_with_the_averaged_weights(real_sets):
     (x, y), _ = real_sets
     recipe = dataclasses.replace(
-        train.RECIPES["fast"], epochs=1, seconds=None, batch_size=100, ema=True, ema_momentum=0.9
+        recipes.RECIPES["fast"], epochs=1, seconds=None, batch_size=100, ema=True, ema_momentum=0.9
     )
-    model, _ = train.fit_recipe(recipe, x[:500], y[:500], verbose=0)
+    model, _ = recipes.fit_recipe(recipe, x[:500], y[:500], verbose=0)
     averages = model.optimizer._model_variables_moving_average
     for variable, average in zip(model.trainable_variables, averages, strict=True):
         np.testing.assert_allclose(np.asarray(variable), np.asarray(average), rtol=1e-6)
     # the same run without averaging ends elsewhere: the last weights, not their average
-    last, _ = train.fit_recipe(dataclasses.replace(recipe, ema=False), x[:500], y[:500], verbose=0)
+    last, _ = recipes.fit_recipe(
+        dataclasses.replace(recipe, ema=False), x[:500], y[:500], verbose=0
+    )
     kernel = [v for v in model.trainable_variables if "kernel" in v.path][0]
     last_kernel = [v for v in last.trainable_variables if "kernel" in v.path][0]
     assert not np.allclose(np.asarray(kernel), np.asarray(last_kernel))
@@ -191,10 +174,10 @@ def test_fit_recipe_ends_with_the_averaged_weights(real_sets):
 def test_predict_recipe_averages_an_image_and_its_mirror(real_sets):
     (x, _), _ = real_sets
     model = models.fast_cnn((4, 8, 8))
-    recipe = dataclasses.replace(train.RECIPES["best"], tta=True)
+    recipe = dataclasses.replace(recipes.RECIPES["best"], tta=True)
     expected = (model.predict(x[:20], verbose=0) + model.predict(x[:20, :, ::-1], verbose=0)) / 2
-    np.testing.assert_allclose(train.predict_recipe(recipe, model, x[:20]), expected, rtol=1e-5)
-    plain = train.predict_recipe(dataclasses.replace(recipe, tta=False), model, x[:20])
+    np.testing.assert_allclose(recipes.predict_recipe(recipe, model, x[:20]), expected, rtol=1e-5)
+    plain = recipes.predict_recipe(dataclasses.replace(recipe, tta=False), model, x[:20])
     np.testing.assert_allclose(plain, model.predict(x[:20], verbose=0), rtol=1e-5)
 
 
@@ -203,8 +186,10 @@ def test_predict_recipe_averages_an_image_and_its_mirror(real_sets):
 
 def test_translation_moves_each_image_by_its_own_offset_with_reflected_borders(real_sets):
     (x, _), _ = real_sets
-    recipe = dataclasses.replace(train.RECIPES["fast"], translate=2)
-    out = keras.ops.convert_to_numpy(train.recipe_augmenter(recipe, seed=0)(x[:64], training=True))
+    recipe = dataclasses.replace(recipes.RECIPES["fast"], translate=2)
+    out = keras.ops.convert_to_numpy(
+        recipes.recipe_augmenter(recipe, seed=0)(x[:64], training=True)
+    )
     offsets = []
     for original, moved in zip(x[:64], out, strict=True):
         found = [
@@ -223,8 +208,8 @@ def test_translation_moves_each_image_by_its_own_offset_with_reflected_borders(r
 
 def test_erasing_hits_the_share_of_images_the_recipe_asks_for(real_sets):
     (x, _), _ = real_sets
-    recipe = dataclasses.replace(train.RECIPES["fast"], erasing=0.5)
-    out = keras.ops.convert_to_numpy(train.recipe_augmenter(recipe, seed=0)(x, training=True))
+    recipe = dataclasses.replace(recipes.RECIPES["fast"], erasing=0.5)
+    out = keras.ops.convert_to_numpy(recipes.recipe_augmenter(recipe, seed=0)(x, training=True))
     erased = np.mean(np.any(out != x, axis=(1, 2, 3)))
     assert 0.45 < erased < 0.55  # 2,000 images; Keras' U(0, 0.5) reading would give 0.25
 
@@ -234,9 +219,9 @@ def test_erasing_hits_the_share_of_images_the_recipe_asks_for(real_sets):
 
 def test_steps_for_budget_measures_the_speed_and_sizes_the_run(real_sets):
     (x, y), _ = real_sets
-    recipe = dataclasses.replace(train.RECIPES["fast"], batch_size=100)
-    short = train.steps_for_budget(recipe, x, y, seconds=4.0, probe_steps=5)
-    long = train.steps_for_budget(recipe, x, y, seconds=40.0, probe_steps=5)
+    recipe = dataclasses.replace(recipes.RECIPES["fast"], batch_size=100)
+    short = recipes.steps_for_budget(recipe, x, y, seconds=4.0, probe_steps=5)
+    long = recipes.steps_for_budget(recipe, x, y, seconds=40.0, probe_steps=5)
     assert short["seconds_per_step"] > 0 and short["images_per_second"] > 0
     assert long["steps"] > short["steps"] >= 2
     # ten times the budget buys about ten times the steps after the fixed costs
@@ -244,13 +229,13 @@ def test_steps_for_budget_measures_the_speed_and_sizes_the_run(real_sets):
         40.0 - long["probe_seconds"] - long["startup_seconds"], rel=0.05
     )
     with pytest.raises(ValueError, match="seconds must be positive"):
-        train.steps_for_budget(recipe, x, y, seconds=0)
+        recipes.steps_for_budget(recipe, x, y, seconds=0)
 
 
 def test_fit_recipe_with_seconds_trains_the_measured_steps_within_the_budget(real_sets):
     (x, y), (x_test, y_test) = real_sets
-    recipe = dataclasses.replace(train.RECIPES["fast"], batch_size=100, seconds=12.0)
-    model, history = train.fit_recipe(recipe, x, y, verbose=0)
+    recipe = dataclasses.replace(recipes.RECIPES["fast"], batch_size=100, seconds=12.0)
+    model, history = recipes.fit_recipe(recipe, x, y, verbose=0)
     steps = history.attrs["steps"]
     assert steps == history.attrs["budget"]["steps"] - history.attrs["budget"]["steps"] % len(
         history
@@ -258,14 +243,14 @@ def test_fit_recipe_with_seconds_trains_the_measured_steps_within_the_budget(rea
     assert steps > len(x) // 100  # more than one pass over 2,000 images in 12 s
     assert history.attrs["seconds"] < 12.0 * 1.5
     assert model.optimizer.iterations.numpy() == steps
-    accuracy = np.mean(train.predict_recipe(recipe, model, x_test).argmax(axis=1) == y_test)
+    accuracy = np.mean(recipes.predict_recipe(recipe, model, x_test).argmax(axis=1) == y_test)
     assert accuracy > 0.6
 
 
 def test_photos_recipe_tilts_and_zooms_with_a_black_border():
-    photos = train.RECIPES["photos"]
+    photos = recipes.RECIPES["photos"]
     assert photos.rotation == 15.0 and photos.zoom == 0.15 and photos.augments()
-    augment = train.recipe_augmenter(photos, seed=0)
+    augment = recipes.recipe_augmenter(photos, seed=0)
     assert [layer.name for layer in augment.layers] == ["flip", "rotation", "zoom", "translate"]
     rotation = augment.get_layer("rotation")
     assert rotation.factor == (-15 / 360, 15 / 360) and rotation.fill_mode == "constant"

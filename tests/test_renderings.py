@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fmnist_utils import data, preprocess, renderings
+from fmnist_utils import data, photos, renderings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -100,8 +100,8 @@ def test_rendering_model_darkness_on_a_background(test_set):
     for kind in ("plain", "rotation", "perspective", "off_centre", "coloured_background",
                  "jpeg", "dark_on_grey", "light_on_grey"):  # fmt: skip
         photo = renderings.encode_photo(renderings.render_photo(blank, kind, rng))
-        with pytest.raises(preprocess.NoObjectError):
-            preprocess.read_photo(photo)
+        with pytest.raises(photos.NoObjectError):
+            photos.read_photo(photo)
 
 
 def test_each_kind_changes_the_photo(test_set):
@@ -131,7 +131,7 @@ def test_read_photo_recovers_the_items_of_every_kind(test_set):
     kinds = (renderings.PLAIN, *renderings.KINDS)
     corr: dict[str, list[float]] = {kind: [] for kind in kinds}
     for record in renderings.photo_set(x_test, y_test, per_kind=4, seed=3, kinds=kinds):
-        result = preprocess.read_photo(record.data)  # none refused
+        result = photos.read_photo(record.data)  # none refused
         corr[record.kind].append(_corr(result.image, x_test[record.index]))
     for kind, values in corr.items():
         # turned or warped items correlate less with the upright original, by construction
@@ -143,11 +143,11 @@ def test_a_rendered_photo_is_read_in_well_under_50_ms(test_set):
     x_test, _ = test_set
     photo = renderings.render_photo(x_test[0], "combined", np.random.default_rng(0))
     encoded = renderings.encode_photo(photo.resize((512, 512)), quality=85)
-    preprocess.read_photo(encoded)
+    photos.read_photo(encoded)
     timings = []
     for _ in range(5):
         started = time.perf_counter()
-        preprocess.read_photo(encoded)
+        photos.read_photo(encoded)
         timings.append(time.perf_counter() - started)
     assert np.median(timings) < 0.25, timings
 

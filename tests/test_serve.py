@@ -1,5 +1,5 @@
 """The web service (fmnist_utils.serve) through FastAPI's TestClient, and the photo path it uses
-(fmnist_utils.preprocess.read_photo / load_photo), on real Fashion-MNIST images.
+(fmnist_utils.photos.read_photo / load_photo), on real Fashion-MNIST images.
 
 A small model is trained once per test session (a few thousand real images, two epochs) and
 saved to a temporary folder, so the app is tested with a model loaded from disk as in
@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 import fmnist_utils
-from fmnist_utils import data, evaluate, preprocess, serve
+from fmnist_utils import data, evaluate, photos, preprocess, serve
 
 with warnings.catch_warnings():  # newer Starlette asks for httpx2 in its test client
     warnings.simplefilter("ignore")
@@ -106,7 +106,7 @@ def _as_photo(image: np.ndarray, rng: np.random.Generator) -> Image.Image:
 # --------------------------------------------------------------------------------------------
 def test_fashion_mnist_image_passes_through_nearly_unchanged(fmnist):
     (_, _), (x_test, _) = fmnist
-    results = [preprocess.read_photo(Image.fromarray(image)) for image in x_test[:300]]
+    results = [photos.read_photo(Image.fromarray(image)) for image in x_test[:300]]
     corr = np.array([_corr(r.image, x) for r, x in zip(results, x_test, strict=False)])
     diff = np.array(
         [np.abs(r.image.astype(int) - x).mean() for r, x in zip(results, x_test, strict=False)]
@@ -122,7 +122,7 @@ def test_enlarged_coloured_inverted_off_centre_copy_comes_back(fmnist):
     rng = np.random.default_rng(0)
     corr, inverted = [], []
     for image in x_test[:60]:
-        result = preprocess.read_photo(_as_photo(image, rng))
+        result = photos.read_photo(_as_photo(image, rng))
         corr.append(_corr(result.image, image))
         inverted.append(result.inverted)
     assert all(inverted)
@@ -135,8 +135,8 @@ def test_exif_orientation_is_applied(fmnist):
     stored = upright.transpose(Image.Transpose.ROTATE_90)  # pixels stored lying on their side
     exif = Image.Exif()
     exif[0x0112] = 6  # "rotate 90 degrees clockwise to display"
-    with_tag = preprocess.load_photo(_encode(stored, "JPEG", quality=95, exif=exif.tobytes()))
-    without_tag = preprocess.load_photo(_encode(stored, "JPEG", quality=95))
+    with_tag = photos.load_photo(_encode(stored, "JPEG", quality=95, exif=exif.tobytes()))
+    without_tag = photos.load_photo(_encode(stored, "JPEG", quality=95))
     assert _corr(with_tag, x_test[0]) > 0.9
     assert _corr(without_tag, x_test[0]) < 0.5  # the tag, not luck, made it upright
 
@@ -166,7 +166,7 @@ def test_image_modes_and_formats_work(fmnist, kind):
     (_, _), (x_test, _) = fmnist
     encoded = _variants(x_test[1])[kind]
     mode = Image.open(io.BytesIO(encoded)).mode
-    result = preprocess.read_photo(encoded)
+    result = photos.read_photo(encoded)
     assert result.mode == mode
     assert _corr(result.image, x_test[1]) > 0.9, kind
 
@@ -175,7 +175,7 @@ def test_16_bit_values_are_scaled_not_clipped(fmnist):
     (_, _), (x_test, _) = fmnist
     wide = Image.fromarray(x_test[2].astype(np.uint16) * 257)  # 0-65535
     assert wide.mode == "I;16"
-    np.testing.assert_array_equal(preprocess.load_photo(_encode(wide, "PNG")), x_test[2])
+    np.testing.assert_array_equal(photos.load_photo(_encode(wide, "PNG")), x_test[2])
 
 
 def test_sources_bytes_path_and_pil_image_agree(fmnist, tmp_path):
@@ -183,29 +183,29 @@ def test_sources_bytes_path_and_pil_image_agree(fmnist, tmp_path):
     encoded = _encode(_as_photo(x_test[3], np.random.default_rng(4)), "PNG")
     path = tmp_path / "photo.png"
     path.write_bytes(encoded)
-    from_bytes = preprocess.load_photo(encoded)
-    np.testing.assert_array_equal(preprocess.load_photo(path), from_bytes)
-    np.testing.assert_array_equal(preprocess.load_photo(str(path)), from_bytes)
-    np.testing.assert_array_equal(preprocess.load_photo(Image.open(path)), from_bytes)
+    from_bytes = photos.load_photo(encoded)
+    np.testing.assert_array_equal(photos.load_photo(path), from_bytes)
+    np.testing.assert_array_equal(photos.load_photo(str(path)), from_bytes)
+    np.testing.assert_array_equal(photos.load_photo(Image.open(path)), from_bytes)
     with pytest.raises(TypeError, match="bytes, a file path or a PIL.Image"):
-        preprocess.load_photo(12345)
+        photos.load_photo(12345)
     with pytest.raises(FileNotFoundError, match="no such file"):
-        preprocess.load_photo(tmp_path / "missing.jpg")
+        photos.load_photo(tmp_path / "missing.jpg")
     (tmp_path / "empty.jpg").write_bytes(b"")
-    with pytest.raises(preprocess.EmptyPhotoError, match="empty.jpg is empty"):
-        preprocess.load_photo(tmp_path / "empty.jpg")
+    with pytest.raises(photos.EmptyPhotoError, match="empty.jpg is empty"):
+        photos.load_photo(tmp_path / "empty.jpg")
 
 
 @pytest.mark.parametrize(
     ("content", "error", "words"),
     [
-        (b"", preprocess.EmptyPhotoError, "empty (0 bytes)"),
-        (b"%PDF-1.7 not a picture", preprocess.NotAnImageError, "not an image Pillow can read"),
-        (_encode(_noise(), "PNG")[:20_000], preprocess.TruncatedPhotoError, "truncated"),
-        (_encode(_noise(), "JPEG")[:5_000], preprocess.TruncatedPhotoError, "truncated"),
-        (_png_header(8000, 6000), preprocess.PhotoTooLargeError, "48.0 megapixels"),
-        (_png_header(20_000, 20_000), preprocess.PhotoTooLargeError, "decompression bomb"),
-        (_png(np.full((50, 80), 200, np.uint8)), preprocess.NoObjectError, "found no item"),
+        (b"", photos.EmptyPhotoError, "empty (0 bytes)"),
+        (b"%PDF-1.7 not a picture", photos.NotAnImageError, "not an image Pillow can read"),
+        (_encode(_noise(), "PNG")[:20_000], photos.TruncatedPhotoError, "truncated"),
+        (_encode(_noise(), "JPEG")[:5_000], photos.TruncatedPhotoError, "truncated"),
+        (_png_header(8000, 6000), photos.PhotoTooLargeError, "48.0 megapixels"),
+        (_png_header(20_000, 20_000), photos.PhotoTooLargeError, "decompression bomb"),
+        (_png(np.full((50, 80), 200, np.uint8)), photos.NoObjectError, "found no item"),
     ],
     ids=[
         "empty", "not-an-image", "truncated-png", "truncated-jpeg", "too-many-pixels",
@@ -214,8 +214,8 @@ def test_sources_bytes_path_and_pil_image_agree(fmnist, tmp_path):
 )
 def test_bad_photos_raise_clear_errors(content, error, words):
     with pytest.raises(error, match=re.escape(words)) as caught:
-        preprocess.load_photo(content)
-    assert isinstance(caught.value, preprocess.PhotoError | ValueError)
+        photos.load_photo(content)
+    assert isinstance(caught.value, photos.PhotoError | ValueError)
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF", "BMP", "TIFF", "WEBP", "ICO", "PPM"])
@@ -230,19 +230,19 @@ def test_cut_or_damaged_files_only_ever_raise_photo_errors(fmt):
         warnings.simplefilter("ignore")  # Pillow warns about corrupt metadata as it reads
         for content in damaged:
             try:
-                preprocess.load_photo(content)
-            except preprocess.PhotoError:
+                photos.load_photo(content)
+            except photos.PhotoError:
                 pass  # anything else (OSError, struct.error...) would be a 500 in the service
 
 
 def test_pixel_limit_is_checked_before_decoding():
     # The header claims 6000 x 6000 pixels but the data is missing: only a reader that checks
     # the size before decoding answers "too large" rather than "truncated".
-    with pytest.raises(preprocess.PhotoTooLargeError, match="limit is 30 megapixels"):
-        preprocess.load_photo(_png_header(6000, 6000), max_pixels=30_000_000)
-    with pytest.raises(preprocess.PhotoError) as caught:  # decoded: some other complaint
-        preprocess.load_photo(_png_header(6000, 6000), max_pixels=40_000_000)
-    assert not isinstance(caught.value, preprocess.PhotoTooLargeError)
+    with pytest.raises(photos.PhotoTooLargeError, match="limit is 30 megapixels"):
+        photos.load_photo(_png_header(6000, 6000), max_pixels=30_000_000)
+    with pytest.raises(photos.PhotoError) as caught:  # decoded: some other complaint
+        photos.load_photo(_png_header(6000, 6000), max_pixels=40_000_000)
+    assert not isinstance(caught.value, photos.PhotoTooLargeError)
 
 
 def _on_table(image: np.ndarray, item, table, size=(260, 300), scale=6, light=None) -> np.ndarray:
@@ -280,7 +280,7 @@ def test_polarity_is_decided_from_item_against_background(fmnist, scale, item, t
     # (above 127.5 or not) turned both of these into "found no item: almost uniform".
     (_, _), (x_test, _) = fmnist
     for image in x_test[:5]:
-        result = preprocess.read_photo(_png(_on_table(image, item, table, scale=scale)))
+        result = photos.read_photo(_png(_on_table(image, item, table, scale=scale)))
         assert result.inverted is inverted
         assert result.background == pytest.approx(255 - table if inverted else table, abs=1)
         assert _corr(result.image, image) > (0.99 if scale == 1 else 0.9)
@@ -294,7 +294,7 @@ def test_colour_not_grey_separates_item_from_background(fmnist):
     for image in x_test[:5]:
         photo = _on_table(image, red, blue)
         assert np.ptp(np.asarray(Image.fromarray(photo).convert("L"))) <= 2
-        result = preprocess.read_photo(_encode(Image.fromarray(photo), "JPEG", quality=90))
+        result = photos.read_photo(_encode(Image.fromarray(photo), "JPEG", quality=90))
         assert _corr(result.image, image) > 0.9
 
 
@@ -308,7 +308,7 @@ def test_uneven_light_and_a_soft_shadow_are_background(fmnist):
     corr = []
     for image in x_test[:10]:
         photo = _on_table(image, (40, 50, 90), (235, 232, 225), light=ramp * shadow)
-        result = preprocess.read_photo(_encode(Image.fromarray(photo), "JPEG", quality=90))
+        result = photos.read_photo(_encode(Image.fromarray(photo), "JPEG", quality=90))
         assert result.inverted is True
         corr.append(_corr(result.image, image))
     # (0.92 without the light's changes: the enlargement's own blur)
@@ -319,13 +319,13 @@ def test_clutter_at_the_edges_is_not_the_item(fmnist):
     (_, _), (x_test, _) = fmnist
     image = x_test[0]
     photo = _on_table(image, (30, 30, 30), (235, 235, 230))
-    clean = preprocess.read_photo(Image.fromarray(photo))
+    clean = photos.read_photo(Image.fromarray(photo))
     rows, cols = np.mgrid[0:260, 0:300]
     photo[(rows - 20) ** 2 + (cols - 22) ** 2 < 13**2] = (150, 120, 40)  # a coin
     pen = (np.abs(rows - 250 + 0.5 * (cols - 230)) < 3) & (cols > 230)
     photo[pen] = (20, 20, 160)  # a pen, off the edge
     photo[:40, 270:] = (200, 30, 30)  # the corner of a card, off the edge
-    result = preprocess.read_photo(Image.fromarray(photo))
+    result = photos.read_photo(Image.fromarray(photo))
     assert result.box == clean.box
     assert np.abs(result.image.astype(int) - clean.image).max() <= 4
 
@@ -380,7 +380,7 @@ def test_predictions_on_real_test_images_are_mostly_right(client, fmnist, small_
     # temperature fitted on validation data
     temperature = serve.load_calibration(small_model_path)["temperature"]
     assert temperature != 1.0
-    output = model.predict(preprocess.prepare(preprocess.load_photo(_png(x_test[0]))), verbose=0)
+    output = model.predict(preprocess.prepare(photos.load_photo(_png(x_test[0]))), verbose=0)
     expected = evaluate.apply_temperature(output, temperature)
     got = client.post("/predict", files={"file": ("a.png", _png(x_test[0]))}).json()
     np.testing.assert_allclose(list(got["probabilities"].values()), expected[0], atol=1e-4)
@@ -408,7 +408,7 @@ def test_images_option_returns_the_model_input_and_a_gradcam_overlay(client, fmn
     model_input = Image.open(io.BytesIO(base64.b64decode(body["input_png"])))
     overlay = Image.open(io.BytesIO(base64.b64decode(body["gradcam_png"])))
     assert model_input.size == (28, 28) and model_input.mode == "L"
-    np.testing.assert_array_equal(np.asarray(model_input), preprocess.load_photo(photo))
+    np.testing.assert_array_equal(np.asarray(model_input), photos.load_photo(photo))
     assert overlay.size == (serve.OVERLAY_SIZE, serve.OVERLAY_SIZE) and overlay.mode == "RGB"
     assert body["gradcam_class"] == body["predicted"]["name"]
     assert len(body["top"]) == 10 and "pictures_ms" in body["timing"]
