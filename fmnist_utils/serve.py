@@ -46,10 +46,12 @@ import io
 import json
 import os
 import platform
+import string
 import sys
 import time
 import zipfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -1122,234 +1124,44 @@ def _versions() -> dict[str, str]:
 
 
 # --------------------------------------------------------------------------------------------
-# The page (inline HTML, CSS and JavaScript: no CDN, it works offline)
+# The page (inline HTML, CSS and JavaScript: no CDN, it works offline), kept in
+# fmnist_utils/templates/page.html (package data) and filled in once per app
 # --------------------------------------------------------------------------------------------
-_PAGE = """<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Fashion-MNIST classifier</title>
-<style>
-  :root { --accent: #2563eb; --muted: #5b6472; --card: #ffffff; --line: #d7dce3; }
-  * { box-sizing: border-box; }
-  body { margin: 0; font: 16px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif;
-         background: #f4f6f9; color: #1d2430; }
-  header, main, footer { max-width: 980px; margin: 0 auto; padding: 0 1rem; }
-  header { padding-top: 1.2rem; }
-  h1 { margin: 0 0 .2rem; font-size: 1.6rem; }
-  .meta { color: var(--muted); font-size: .9rem; margin: 0 0 1rem; }
-  code { font-size: .85em; }
-  #drop { display: block; border: 2px dashed #98a2b3; border-radius: 14px; background: var(--card);
-          padding: 1.6rem 1rem; text-align: center; cursor: pointer; transition: .15s; }
-  #drop:hover, #drop.over { border-color: var(--accent); background: #eef3ff; }
-  #drop strong { font-size: 1.15rem; }
-  #drop small { display: block; color: var(--muted); margin-top: .4rem; }
-  #file { display: block; margin: .8rem auto 0; }
-  #status { min-height: 1.4rem; color: var(--muted); margin: .7rem 0; }
-  #error { background: #fdecec; border: 1px solid #f5b5b5; color: #9b1c1c; border-radius: 10px;
-           padding: .7rem 1rem; }
-  [hidden] { display: none !important; }
-  #result h2 { font-size: 1.35rem; margin: .4rem 0 .8rem; }
-  #predicted-class { color: var(--accent); }
-  #verdict { border-radius: 10px; padding: .6rem 1rem; margin: .4rem 0 .8rem; }
-  #verdict.garment { background: #eaf6ee; border: 1px solid #9fd3b0; color: #17602f; }
-  #verdict.unsure { background: #fff4e0; border: 1px solid #f0c27a; color: #7a4a00;
-                    font-size: 1.15rem; font-weight: 600; }
-  .panels { display: grid; grid-template-columns: repeat(auto-fit, minmax(220px, 1fr)); gap: 1rem; }
-  figure { margin: 0; background: var(--card); border: 1px solid var(--line); border-radius: 12px;
-           padding: .8rem; text-align: center; }
-  figure img { width: 196px; height: 196px; object-fit: contain; background: #000;
-               border-radius: 6px; }
-  #model-input { image-rendering: pixelated; }
-  figcaption { color: var(--muted); font-size: .88rem; margin-top: .4rem; }
-  .bars { background: var(--card); border: 1px solid var(--line); border-radius: 12px;
-          padding: .8rem 1rem; margin-top: 1rem; }
-  .bar-row { display: grid; grid-template-columns: 7.5rem 1fr 4.2rem; gap: .6rem;
-             align-items: center; margin: .28rem 0; font-size: .95rem; }
-  .bar { height: 1.05rem; background: #e8ebf0; border-radius: 5px; overflow: hidden; }
-  .bar > span { display: block; height: 100%; width: 0; background: #9aa5b5;
-                transition: width .3s; }
-  .bar-row.best { font-weight: 600; }
-  .bar-row.best .bar > span { background: var(--accent); }
-  .value { text-align: right; font-variant-numeric: tabular-nums; }
-  #timing { color: var(--muted); font-size: .85rem; }
-  footer { color: var(--muted); font-size: .85rem; padding: 1.5rem 1rem 2rem; }
-</style>
-</head>
-<body data-state="idle">
-<header>
-  <h1>Fashion-MNIST classifier</h1>
-  <p class="meta">Model <code>__MODEL_NAME__</code> &middot; __PARAMETERS__ parameters &middot;
-  SHA-256 <code title="__SHA_FULL__">__SHA__</code> &middot; fmnist_utils __VERSION__
-  &middot; Keras __KERAS__</p>
-</header>
-<main>
-  <label id="drop" for="file">
-    <strong>Drop a photo here</strong> or choose one
-    <small>One clothing item on a plain background works best. PNG, JPEG, GIF, BMP, TIFF or
-    WebP, up to __MAX_UPLOAD__.</small>
-    <input type="file" id="file" name="file" accept="image/*">
-  </label>
-  <p id="status" role="status"></p>
-  <p id="error" role="alert" hidden></p>
-  <section id="result" hidden>
-    <p id="verdict" role="status" hidden></p>
-    <h2><span id="prediction-label">Prediction</span>: <strong id="predicted-class"></strong>
-      <span id="predicted-probability"></span></h2>
-    <div class="panels">
-      <figure><img id="original" alt="the uploaded photo">
-        <figcaption>Your photo</figcaption></figure>
-      <figure><img id="model-input" alt="the 28x28 image the model received">
-        <figcaption>What the model received (28&times;28)</figcaption></figure>
-      <figure><img id="gradcam" alt="Grad-CAM overlay">
-        <figcaption>Grad-CAM: where the evidence for <em id="cam-class"></em> is</figcaption>
-      </figure>
-    </div>
-    <div class="bars"><h3>Class probabilities</h3><div id="bars"></div></div>
-    <p id="timing"></p>
-  </section>
-</main>
-<footer>Everything runs on this server; the page loads nothing from elsewhere and works offline.
-  API: <code>POST /predict</code> (multipart field <code>file</code>, <code>?images=true</code>,
-  <code>?top=N</code>) &middot; <code>GET /health</code> &middot; <code>GET /openapi.json</code>
-</footer>
-<script>
-"use strict";
-const CLASSES = __CLASSES__;
-const $ = (id) => document.getElementById(id);
-const drop = $("drop"), input = $("file");
-let previewUrl = null;
+class _PageTemplate(string.Template):
+    """``string.Template`` for templates/page.html: ``$name`` (or ``${name}``) is a placeholder,
+    ``$$`` a literal ``$``; a ``$`` followed by anything else is left as it is, so the page's
+    JavaScript can call its ``$("id")`` helper without escaping."""
 
-function setState(state, text) {
-  document.body.dataset.state = state;
-  $("status").textContent = text || "";
-}
+    pattern = r"""
+    \$(?:
+      (?P<escaped>\$) |
+      (?P<named>[_a-z][_a-z0-9]*) |
+      {(?P<braced>[_a-z][_a-z0-9]*)} |
+      (?P<invalid>(?!))
+    )
+    """
 
-function showError(message) {
-  $("error").textContent = message;
-  $("error").hidden = false;
-  setState("error", "");
-}
 
-function drawBars(probabilities, best) {
-  const box = $("bars");
-  box.replaceChildren();
-  CLASSES.forEach((name) => {
-    const p = probabilities[name];
-    const row = document.createElement("div");
-    row.className = "bar-row" + (name === best ? " best" : "");
-    row.dataset.cls = name;
-    const label = document.createElement("span");
-    label.textContent = name;
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    const fill = document.createElement("span");
-    fill.style.width = (100 * p).toFixed(1) + "%";
-    bar.appendChild(fill);
-    const value = document.createElement("span");
-    value.className = "value";
-    value.textContent = (100 * p).toFixed(1) + "%";
-    row.append(label, bar, value);
-    box.appendChild(row);
-  });
-}
-
-function show(answer, file) {
-  const best = answer.predicted;
-  $("predicted-class").textContent = best.name;
-  const g = answer.garment, verdict = $("verdict");
-  verdict.hidden = g.garment === null;
-  if (g.garment === false) {
-    verdict.className = "unsure";
-    verdict.textContent = "Not a garment, or the model is unsure: this image looks unlike " +
-      "the clothes it was trained on. The class below is only its best guess.";
-    verdict.title = g.score_name + " score " + g.score.toFixed(2) + ", threshold " +
-      g.threshold.toFixed(2);
-    $("prediction-label").textContent = "Best guess";
-  } else if (g.garment === true) {
-    verdict.className = "garment";
-    verdict.textContent = "Looks like a garment the model knows.";
-    verdict.title = g.score_name + " score " + g.score.toFixed(2) + ", threshold " +
-      g.threshold.toFixed(2);
-    $("prediction-label").textContent = "Prediction";
-  }
-  document.body.dataset.garment = String(g.garment);
-  $("predicted-probability").textContent = "(" + (100 * best.probability).toFixed(1) + "%)";
-  if (previewUrl) URL.revokeObjectURL(previewUrl);
-  previewUrl = URL.createObjectURL(file);
-  $("original").src = previewUrl;
-  $("model-input").src = "data:image/png;base64," + answer.input_png;
-  if (answer.gradcam_png) {
-    $("gradcam").src = "data:image/png;base64," + answer.gradcam_png;
-    $("cam-class").textContent = answer.gradcam_class;
-  }
-  drawBars(answer.probabilities, best.name);
-  const t = answer.timing;
-  $("timing").textContent = "Server time: preprocessing " + t.preprocess_ms.toFixed(1) +
-    " ms, model and Grad-CAM " + t.predict_ms.toFixed(1) + " ms" +
-    (t.pictures_ms !== undefined ? ", pictures " + t.pictures_ms.toFixed(1) + " ms" : "") +
-    ". Photo " + answer.photo.width + "\\u00d7" + answer.photo.height + " " + answer.photo.mode +
-    (answer.photo.inverted ? ", inverted (a dark item on a lighter background)" : "") + ".";
-  $("result").hidden = false;
-  setState("done", "Classified " + file.name + ".");
-}
-
-async function classify(file) {
-  $("error").hidden = true;
-  setState("busy", "Classifying " + file.name + "\\u2026");
-  const form = new FormData();
-  form.append("file", file);
-  let response, answer;
-  try {
-    response = await fetch("predict?images=true&top=10", { method: "POST", body: form });
-    answer = await response.json();
-  } catch (err) {
-    showError("The server did not answer (" + err + "). Is it still running?");
-    return;
-  }
-  if (!response.ok) {
-    showError(answer.detail || ("Error " + response.status));
-    return;
-  }
-  show(answer, file);
-}
-
-input.addEventListener("change", () => { if (input.files.length) classify(input.files[0]); });
-["dragenter", "dragover"].forEach((type) => drop.addEventListener(type, (event) => {
-  event.preventDefault();
-  drop.classList.add("over");
-}));
-["dragleave", "drop"].forEach((type) => drop.addEventListener(type, (event) => {
-  event.preventDefault();
-  drop.classList.remove("over");
-}));
-drop.addEventListener("drop", (event) => {
-  const file = event.dataTransfer.files[0];
-  if (file) classify(file);
-});
-</script>
-</body>
-</html>
-"""
+@functools.cache
+def _page_template() -> _PageTemplate:
+    """The page's markup, CSS and JavaScript: fmnist_utils/templates/page.html (package data),
+    read once."""
+    text = (files("fmnist_utils") / "templates" / "page.html").read_text(encoding="utf-8")
+    return _PageTemplate(text)
 
 
 def _render_page(model_info: dict[str, Any], versions: dict[str, str], max_upload: int) -> str:
     sha = model_info["sha256"] or ""
-    fields = {
-        "__MODEL_NAME__": html.escape(model_info["name"]),
-        "__PARAMETERS__": f"{model_info['parameters']:,}",
-        "__SHA_FULL__": html.escape(sha or "in-memory model"),
-        "__SHA__": html.escape(sha[:12] or "n/a"),
-        "__VERSION__": html.escape(versions["fmnist_utils"]),
-        "__KERAS__": html.escape(versions["keras"]),
-        "__MAX_UPLOAD__": _megabytes(max_upload),
-        "__CLASSES__": json.dumps(list(CLASS_NAMES)),
-    }
-    page = _PAGE
-    for key, value in fields.items():
-        page = page.replace(key, value)
-    return page
+    return _page_template().substitute(
+        model_name=html.escape(model_info["name"]),
+        parameters=f"{model_info['parameters']:,}",
+        sha_full=html.escape(sha or "in-memory model"),
+        sha=html.escape(sha[:12] or "n/a"),
+        version=html.escape(versions["fmnist_utils"]),
+        keras=html.escape(versions["keras"]),
+        max_upload=_megabytes(max_upload),
+        classes=json.dumps(list(CLASS_NAMES)),
+    )
 
 
 # --------------------------------------------------------------------------------------------

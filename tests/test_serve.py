@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import importlib.resources
 import io
+import json
 import re
 import struct
 import warnings
@@ -359,6 +361,20 @@ def test_page_is_self_contained_and_has_the_upload_form(client):
     # offline: no stylesheet, script, image or font from another host
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", page)
     assert "@import" not in page and "url(" not in page and "<link" not in page
+
+
+def test_page_template_ships_with_the_package_and_is_filled_in(client):
+    # package data (pyproject.toml's [tool.setuptools.package-data]), found where fmnist_utils is
+    template = importlib.resources.files("fmnist_utils") / "templates" / "page.html"
+    assert template.is_file()
+    assert "$model_name" in template.read_text(encoding="utf-8")
+    page = client.get("/").text
+    # every $name or ${name} was filled in; the page's JavaScript helper $("id") stays as it is
+    assert not re.findall(r"\$\{?[A-Za-z_]\w*", page)
+    assert "const $ = (id) => document.getElementById(id);" in page
+    assert f"const CLASSES = {json.dumps(list(data.CLASS_NAMES))};" in page
+    with pytest.raises(KeyError):  # a value left out fails loudly, not as a "$name" on the page
+        serve._page_template().substitute()
 
 
 def test_predictions_on_real_test_images_are_mostly_right(client, fmnist, small_model_path):
