@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from fmnist_utils.preprocess import IMAGE_SHAPE, make_dataset
+from fmnist_utils import device
+from fmnist_utils.preprocess import IMAGE_SHAPE, array_batches, make_dataset
 
 
 # --- augmentation (08) ---
@@ -245,11 +246,19 @@ def augmented_dataset(
     ``num_parallel_calls=AUTOTUNE``: one call per batch is much cheaper than one per image,
     and the next batches are augmented while the model trains on the current one.
 
+    On a backend other than TensorFlow: :func:`fmnist_utils.preprocess.array_batches`, which
+    augments each batch as it is asked for.
+
     Example:
         >>> ds = augmented_dataset(x_train, y_train, augmenter(seed=0))  # doctest: +SKIP
         >>> model.fit(ds, epochs=5)  # doctest: +SKIP
     """
-    import tensorflow as tf
+    if device.backend() != "tensorflow":
+        return array_batches(
+            np.asarray(images), np.asarray(labels), batch_size, shuffle, seed,
+            transform=augment, prepare_images=True,
+        )  # fmt: skip
+    tf = device.require_tensorflow("a tf.data pipeline")
 
     return (
         make_dataset(images, labels, batch_size=batch_size, shuffle=shuffle, seed=seed)

@@ -16,7 +16,11 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+
+from fmnist_utils import device
 
 IMAGE_SHAPE: tuple[int, int, int] = (28, 28, 1)
 NUM_CLASSES = 10
@@ -103,6 +107,103 @@ def one_hot(labels: np.ndarray, num_classes: int = NUM_CLASSES) -> np.ndarray:
     return np.eye(num_classes, dtype=np.float32)[labels]
 
 
+_ARRAY_BATCHES = None
+
+
+def _array_batches_class():
+    """Build (once) the ``keras.utils.PyDataset`` behind :func:`array_batches`; Keras is
+    imported on first use, so importing this module stays light."""
+    global _ARRAY_BATCHES
+    if _ARRAY_BATCHES is not None:
+        return _ARRAY_BATCHES
+    import keras
+
+    class ArrayBatches(keras.utils.PyDataset):
+        """Shuffled ``(images, targets)`` batches cut from arrays, each batch optionally
+        prepared and transformed; a new order every pass. Runs on every Keras backend."""
+
+        def __init__(self, x, y, batch_size, shuffle, seed, transform, prepare_images, repeat):
+            super().__init__()
+            self.x, self.y = x, y
+            self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
+            self.transform, self.prepare_images, self.repeats = transform, prepare_images, repeat
+            self.per_pass = -(-len(x) // batch_size)
+            self.passes_done = 0
+            self._order = (None, None)
+
+        @property
+        def num_batches(self):
+            return None if self.repeats else self.per_pass
+
+        def __len__(self):
+            return self.per_pass
+
+        def order(self, n_pass: int) -> np.ndarray:
+            if self._order[0] != n_pass:
+                rng = np.random.default_rng([self.seed, n_pass])
+                order = rng.permutation(len(self.x)) if self.shuffle else np.arange(len(self.x))
+                self._order = (n_pass, order)
+            return self._order[1]
+
+        def __getitem__(self, index):
+            n_pass, i = divmod(int(index), self.per_pass)
+            chosen = self.order(n_pass if self.repeats else self.passes_done)
+            chosen = chosen[i * self.batch_size : (i + 1) * self.batch_size]
+            images, targets = self.x[chosen], self.y[chosen]
+            if self.prepare_images:
+                images = prepare(images)
+            if self.transform is not None:
+                images = keras.ops.convert_to_numpy(self.transform(images, training=True))
+            return images, targets
+
+        def on_epoch_end(self):
+            self.passes_done += 1
+
+        def repeat(self):
+            """The same batches pass after pass without end (like ``tf.data``'s ``repeat``);
+            train on it with ``steps_per_epoch``."""
+            return ArrayBatches(
+                self.x, self.y, self.batch_size, self.shuffle, self.seed, self.transform,
+                self.prepare_images, repeat=True,
+            )  # fmt: skip
+
+    _ARRAY_BATCHES = ArrayBatches
+    return ArrayBatches
+
+
+def array_batches(
+    images: np.ndarray,
+    targets: np.ndarray,
+    batch_size: int = 128,
+    shuffle: bool = True,
+    seed: int = 42,
+    transform: Callable | None = None,
+    prepare_images: bool = False,
+):
+    """Batches for ``model.fit`` on every Keras backend: a ``keras.utils.PyDataset``.
+
+    Each pass over the data takes a new random order (seeded by ``seed`` and the pass), cuts
+    it into ``batch_size`` batches of ``(images, targets)``, prepares uint8 images when
+    ``prepare_images`` (:func:`prepare`) and applies ``transform(images, training=True)``
+    (an augmentation layer) to each batch. ``.repeat()`` gives the endless version for a run
+    sized in steps. The TensorFlow backend's ``tf.data`` pipelines (:func:`make_dataset`,
+    :func:`fmnist_utils.augment.augmented_dataset`, :func:`fmnist_utils.recipes.recipe_dataset`)
+    use this on the other backends.
+
+    Example:
+        >>> batches = array_batches(x_train, y_train, 64, prepare_images=True)  # doctest: +SKIP
+        >>> images, labels = batches[0]  # doctest: +SKIP
+        >>> images.shape  # doctest: +SKIP
+        (64, 28, 28, 1)
+    """
+    images, targets = np.asarray(images), np.asarray(targets)
+    if len(images) != len(targets):
+        raise ValueError(f"{len(images)} images but {len(targets)} targets")
+    return _array_batches_class()(
+        images, targets, batch_size, shuffle, seed, transform, prepare_images, repeat=False
+    )
+
+
 def make_dataset(
     images: np.ndarray,
     labels: np.ndarray,
@@ -113,7 +214,9 @@ def make_dataset(
     """A ``tf.data.Dataset`` of prepared ``(image, label)`` batches: shuffle, batch, prefetch.
 
     The uint8 arrays go in as they are and are prepared per batch inside the pipeline, so the
-    float32 copy of the whole set is never held in memory.
+    float32 copy of the whole set is never held in memory. ``tf.data`` is TensorFlow's (the
+    lesson of notebook 03); on another Keras backend this returns :func:`array_batches` with
+    the same batches, which ``model.fit`` takes the same way.
 
     Example:
         >>> ds = make_dataset(x_train, y_train, batch_size=64)  # doctest: +SKIP
@@ -121,11 +224,12 @@ def make_dataset(
         >>> images.shape  # doctest: +SKIP
         TensorShape([64, 28, 28, 1])
     """
-    import tensorflow as tf
-
     images = np.asarray(images)
     if images.dtype != np.uint8:
         raise TypeError(f"make_dataset expects uint8 images; got {images.dtype}")
+    if device.backend() != "tensorflow":
+        return array_batches(images, labels, batch_size, shuffle, seed, prepare_images=True)
+    tf = device.require_tensorflow("a tf.data pipeline")
     ds = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels)))
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)

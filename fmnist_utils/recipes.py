@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from fmnist_utils import device, models
-from fmnist_utils.preprocess import IMAGE_SHAPE, one_hot
+from fmnist_utils.preprocess import IMAGE_SHAPE, array_batches, one_hot
 from fmnist_utils.train import _one_cycle_class, cosine_with_warmup, fit, set_seed
 
 # --------------------------------------------------------------------------------------------
@@ -217,12 +217,15 @@ def recipe_dataset(recipe: Recipe, x, y, seed: int = 42):
     """A shuffled, batched ``tf.data`` pipeline of ``(image, one-hot label)`` for ``recipe``.
 
     ``x`` holds prepared float images ``(n, 28, 28, 1)``, ``y`` integer labels. Batches are
-    augmented by :func:`recipe_augmenter` in parallel with training.
+    augmented by :func:`recipe_augmenter` in parallel with training. On a backend other than
+    TensorFlow the same batches come from :func:`fmnist_utils.preprocess.array_batches`.
     """
-    import tensorflow as tf
-
     x = np.asarray(x, dtype=np.float32)
     targets = one_hot(np.asarray(y))
+    if device.backend() != "tensorflow":
+        augment = recipe_augmenter(recipe, seed=seed)
+        return array_batches(x, targets, recipe.batch_size, seed=seed, transform=augment)
+    tf = device.require_tensorflow("a tf.data pipeline")
     ds = (
         tf.data.Dataset.from_tensor_slices((x, targets))
         .shuffle(len(x), seed=seed, reshuffle_each_iteration=True)

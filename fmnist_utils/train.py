@@ -30,6 +30,8 @@ import random
 
 import numpy as np
 
+from fmnist_utils import device
+
 PROFILES: tuple[str, ...] = ("smoke", "default", "full")
 ENV_VAR = "FMNIST_PROFILE"
 
@@ -351,13 +353,17 @@ def schedule_values(schedule, steps: int) -> np.ndarray:
         values = keras.ops.convert_to_numpy(schedule(keras.ops.arange(steps, dtype="float32")))
         if np.shape(values) == (steps,):
             return np.asarray(values, dtype=np.float32)
-    except (ValueError, TypeError):  # e.g. CosineDecay branches with ops.cond on a scalar
+    except (ValueError, TypeError, NotImplementedError, RuntimeError):  # CosineDecay's ops.cond
         pass
-    import tensorflow as tf  # one step at a time, in a compiled loop
-
-    one_by_one = tf.function(lambda s: tf.map_fn(schedule, s, fn_output_signature=tf.float32))
-    values = one_by_one(tf.range(steps, dtype=tf.float32))
-    return np.asarray(values, dtype=np.float32).reshape(steps)
+    if device.backend() == "tensorflow":  # one step at a time, in a compiled loop
+        tf = device.require_tensorflow("tf.map_fn")
+        one_by_one = tf.function(lambda s: tf.map_fn(schedule, s, fn_output_signature=tf.float32))
+        values = one_by_one(tf.range(steps, dtype=tf.float32))
+        return np.asarray(values, dtype=np.float32).reshape(steps)
+    return np.array(
+        [keras.ops.convert_to_numpy(schedule(np.float32(step))) for step in range(steps)],
+        dtype=np.float32,
+    )
 
 
 def lr_range_test(
@@ -457,26 +463,27 @@ def gradient_norms(model, x, y, loss=None, training: bool = True):
     """
     import keras
     import pandas as pd
-    import tensorflow as tf
 
     layers = [layer for layer in model.layers if type(layer).__name__ in _KERNEL_LAYER_TYPES]
     if not layers:
         raise ValueError(f"model {model.name!r} has no Dense or convolution layer")
-    kernels = [layer.kernel for layer in layers]
     loss_fn = loss or keras.losses.SparseCategoricalCrossentropy()
-    state = [(variable, variable.numpy()) for variable in model.non_trainable_variables]
-    try:
-        with tf.GradientTape() as tape:
-            predictions = model(np.asarray(x), training=training)
-            value = loss_fn(np.asarray(y), predictions)
-        gradients = tape.gradient(value, kernels)
-    finally:  # BatchNormalization's moving statistics, the seed generators' states
-        for variable, saved in state:
-            variable.assign(saved)
+    trainable = list(model.trainable_variables)
+    position = {id(variable): i for i, variable in enumerate(trainable)}
+    non_trainable = [variable.value for variable in model.non_trainable_variables]
+    x, y = np.asarray(x), np.asarray(y)
+
+    def loss_of(*values):  # the weights as arguments: differentiable on every backend
+        predictions, _ = model.stateless_call(list(values), non_trainable, x, training=training)
+        return loss_fn(y, predictions)
+
+    # stateless_call returns the updated BatchNormalization statistics and seed-generator
+    # states instead of assigning them, so the model is left as it was
+    gradients = device.gradients(loss_of, [variable.value for variable in trainable])
     rows = []
-    for layer, kernel, gradient in zip(layers, kernels, gradients, strict=True):
-        weights = kernel.numpy()
-        grad = np.zeros_like(weights) if gradient is None else np.asarray(gradient)
+    for layer in layers:
+        weights = keras.ops.convert_to_numpy(layer.kernel)
+        grad = gradients[position[id(layer.kernel)]]
         rows.append(
             {
                 "layer": layer.name,

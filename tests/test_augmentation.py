@@ -13,7 +13,7 @@ fmnist_utils.quiet_tensorflow()
 
 import keras  # noqa: E402
 
-from fmnist_utils import augment, preprocess, viz  # noqa: E402
+from fmnist_utils import augment, device, preprocess, viz  # noqa: E402
 from fmnist_utils.data import load_fashion_mnist  # noqa: E402
 
 
@@ -116,6 +116,9 @@ def test_cutout_rejects_bad_settings():
         augment.RandomCutout(30)(np.ones((1, 28, 28, 1), np.float32), training=True)
 
 
+@pytest.mark.skipif(
+    device.backend() != "tensorflow", reason="tf.data is TensorFlow's; other backends batch arrays"
+)
 def test_cutout_works_in_a_tf_data_pipeline(test_set):
     x, y = test_set[0][:64], test_set[1][:64]
     cutout = augment.RandomCutout(8, seed=0)
@@ -227,3 +230,37 @@ def test_show_augmentations_draws_originals_and_versions(test_set):
     fig = viz.show_augmentations(x, lambda b: b[:, ::-1], n_augmented=1)  # any function
     np.testing.assert_allclose(fig.axes[1].images[0].get_array(), x[0, ::-1] / 255.0, atol=1e-6)
     plt.close(fig)
+
+
+def test_array_batches_cover_every_image_once_per_pass_in_a_new_order(test_set):
+    x, y = test_set[0][:100], test_set[1][:100]
+    batches = preprocess.array_batches(x, y, batch_size=32, seed=3, prepare_images=True)
+    assert len(batches) == 4 and batches.num_batches == 4
+    first_pass = [batches[i] for i in range(len(batches))]
+    assert [len(labels) for _, labels in first_pass] == [32, 32, 32, 4]
+    images = np.concatenate([images for images, _ in first_pass])
+    assert images.dtype == np.float32 and images.shape == (100, 28, 28, 1)
+    assert sorted(map(bytes, images)) == sorted(map(bytes, preprocess.prepare(x)))  # each once
+    batches.on_epoch_end()
+    assert not np.array_equal(batches[0][1], first_pass[0][1])  # a new order next pass
+    endless = batches.repeat()
+    assert endless.num_batches is None
+    np.testing.assert_array_equal(endless[4][1], batches[0][1])  # pass 2 starts at batch 4
+
+
+def test_array_batches_transform_each_batch_and_fit_on_this_backend(test_set):
+    x, y = preprocess.prepare(test_set[0][:64]), test_set[1][:64]
+    flip = keras.layers.RandomFlip("horizontal", seed=0)
+    batches = preprocess.array_batches(x, y, batch_size=32, shuffle=False, transform=flip)
+    images, labels = batches[0]
+    np.testing.assert_array_equal(labels, y[:32])
+    pairs = zip(images, x[:32], strict=True)
+    mirrored = np.array([np.array_equal(a, b[:, ::-1]) for a, b in pairs])
+    assert 0 < mirrored.sum() < 32  # some images flipped, some not
+    model = keras.Sequential([keras.Input((28, 28, 1)), keras.layers.Flatten(),
+                              keras.layers.Dense(10, activation="softmax")])  # fmt: skip
+    model.compile("adam", "sparse_categorical_crossentropy")
+    history = model.fit(batches, epochs=1, verbose=0)
+    assert np.isfinite(history.history["loss"][0])
+    with pytest.raises(ValueError, match="64 images but 3 targets"):
+        preprocess.array_batches(x, y[:3])
