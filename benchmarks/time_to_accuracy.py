@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
     info = course.machine()
     print(
         f"time-to-accuracy on {info['cpus']} CPU(s) ({info['cpu']}), {info['platform']}, "
-        f"TensorFlow "
-        f"{info['tensorflow']}, Keras {info['keras']}; {len(x_train):,} training and "
+        f"Keras {info['keras']} on {info['backend']} {info.get(info['backend'], '')}; "
+        f"{len(x_train):,} training and "
         f"{len(x_test):,} test images",
         flush=True,
     )

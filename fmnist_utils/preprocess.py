@@ -146,6 +146,8 @@ def _array_batches_class():
             return self._order[1]
 
         def __getitem__(self, index):
+            if not self.repeats and not 0 <= index < self.per_pass:
+                raise IndexError(f"batch {index} of {self.per_pass}")
             n_pass, i = divmod(int(index), self.per_pass)
             chosen = self.order(n_pass if self.repeats else self.passes_done)
             chosen = chosen[i * self.batch_size : (i + 1) * self.batch_size]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+import os
+import subprocess
 import sys
 import types
 
@@ -122,3 +125,30 @@ def test_require_tensorflow_without_tensorflow_says_how_to_install(monkeypatch):
 
 def test_backend_is_one_the_course_knows():
     assert device.backend() in device.BACKENDS
+
+
+@pytest.mark.parametrize("name", ["jax", "torch"])
+def test_the_package_never_imports_tensorflow_on_another_backend(name):
+    if importlib.util.find_spec(name) is None:  # find_spec: importing torch here could crash
+        pytest.skip(f"{name} is not installed")
+    code = (
+        "import sys, fmnist_utils\n"
+        "fmnist_utils.quiet_tensorflow()\n"
+        "from fmnist_utils import (augment, course, data, evaluate, explain, models, ood,\n"
+        "    preprocess, recipes, serve, train, viz)\n"
+        "import numpy as np\n"
+        "model = models.fast_cnn()\n"
+        "explain.grad_cam(model, np.random.default_rng(0).random((2, 28, 28, 1), 'float32'))\n"
+        "recipes.recipe_dataset(recipes.RECIPES['photos'], np.zeros((4, 28, 28, 1)), [0, 1, 2, 3])"
+        "\n"
+        "print('tensorflow' in sys.modules)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, "KERAS_BACKEND": name},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False"

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from fmnist_utils import train, viz
+from fmnist_utils import device, train, viz
 from fmnist_utils.data import load_fashion_mnist
 
 
@@ -62,6 +62,9 @@ def test_figures_dir_finds_the_repository(monkeypatch, tmp_path):
     assert viz.figures_dir() == tmp_path.resolve() / "figures"
 
 
+@pytest.mark.skipif(
+    device.backend() != "tensorflow", reason="on another backend TensorFlow is not imported"
+)
 def test_quiet_tensorflow_drops_only_the_retracing_warning():
     import logging
 
