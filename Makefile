@@ -18,12 +18,15 @@ STAMP   := $(VENV)/.installed
 PYTEST_ARGS := tests notebooks --nbval-lax --nbval-current-env --nbval-cell-timeout=900
 MIN_VENV    := .venv-min
 
-.PHONY: help course test test-min lint unit notebooks lab data serve clean
+BACKEND ?= jax
+
+.PHONY: help course test test-min test-backend lint unit notebooks lab data serve clean
 
 help:
 	@echo "make course    execute every notebook (PROFILE=$(PROFILE)) into reports/ with a summary"
 	@echo "make test      lint + unit tests + notebooks in the smoke profile + nbval (offline)"
 	@echo "make test-min  the tests on the oldest dependency versions pyproject.toml allows"
+	@echo "make test-backend BACKEND=jax|torch  unit tests + smoke course on another Keras backend"
 	@echo "make lab       open JupyterLab on notebooks/"
 	@echo "make data      show where Fashion-MNIST and MNIST were found (prepare MNIST) and verify"
 	@echo "make notebooks re-execute the committed notebooks in place (default profile)"
@@ -54,6 +57,13 @@ $(MIN_VENV)/.installed: pyproject.toml .ci/min-versions.txt
 test-min: $(MIN_VENV)/.installed data
 	FMNIST_PROFILE=smoke $(MIN_VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) \
 		--deselect tests/test_notebooks.py::test_notebook_runs_in_smoke_profile
+
+# The unit tests and the smoke course on another Keras backend, on the CPU: installs the extra
+# (jax[cpu] or torch) into .venv; notebooks whose lesson is TensorFlow itself are skipped.
+test-backend: $(STAMP) data
+	$(PY) -m pip install --quiet -e ".[$(BACKEND)]"
+	KERAS_BACKEND=$(BACKEND) $(VENV)/bin/pytest -p no:cacheprovider tests --ignore=tests/test_notebooks.py
+	KERAS_BACKEND=$(BACKEND) $(PY) -m fmnist_utils course run --profile smoke --reports reports/smoke-$(BACKEND)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

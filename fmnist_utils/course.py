@@ -174,6 +174,19 @@ def discover_notebooks(notebooks_dir: str | Path, only: Sequence[str] | None = N
     return [p for p in found if p in selected]
 
 
+def backend_requirement(path: str | Path) -> tuple[list[str], str]:
+    """The Keras backends a notebook runs on and why, from its metadata; ``([], "")``: any.
+
+    A notebook whose lesson is TensorFlow itself (``tf.data`` pipelines, SavedModel and TFLite
+    exports) says so in ``metadata["fmnist"]``: ``{"backends": ["tensorflow"], "why": ...}``.
+    :func:`run_course` skips it on another backend, with that reason in the report.
+    """
+    import nbformat
+
+    metadata = nbformat.read(str(path), as_version=4).metadata.get("fmnist", {})
+    return list(metadata.get("backends", [])), str(metadata.get("why", ""))
+
+
 # --------------------------------------------------------------------------------------------
 # Running one notebook
 # --------------------------------------------------------------------------------------------
@@ -206,8 +219,9 @@ class NotebookResult:
 
     @property
     def passed(self) -> bool:
-        """True when the notebook ran without an error."""
-        return self.status == "passed"
+        """True when the notebook ran without an error, or was skipped because its lesson
+        needs another Keras backend (status ``"skipped"``)."""
+        return self.status in ("passed", "skipped")
 
     @property
     def message(self) -> str:
@@ -521,12 +535,15 @@ def _write_summary(
 ) -> tuple[Path, Path]:
     """Write ``summary.json`` and ``summary.md`` to ``reports_dir``; return both paths."""
     failed = [r for r in results if not r.passed]
+    skipped = [r for r in results if r.status == "skipped"]
     summary = {
         "profile": profile,
+        "backend": device.backend(),
         "started_at": started_at.isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
         "complete": complete,
-        "passed": len(results) - len(failed),
+        "passed": len(results) - len(failed) - len(skipped),
+        "skipped": len(skipped),
         "failed": len(failed),
         "environment": _environment(),
         "notebooks": [r.to_dict(relative_to=reports_dir) for r in results],
@@ -539,7 +556,10 @@ def _write_summary(
         "",
         f"Started {summary['started_at']}; {len(results)} "
         f"notebook{'' if len(results) == 1 else 's'}, "
-        f"{summary['passed']} passed, {summary['failed']} failed, total {_clock(seconds)}"
+        f"{summary['passed']} passed, "
+        + (f"{summary['skipped']} skipped, " if skipped else "")
+        + f"{summary['failed']} failed, total {_clock(seconds)} "
+        f"(Keras backend {summary['backend']})"
         + ("" if complete else " (run still in progress)")
         + ".",
         "",
@@ -548,9 +568,12 @@ def _write_summary(
     ]
     for r in results:
         label = f"[{r.name}]({r.html.name})" if r.html is not None else r.name
-        status = "passed" if r.passed else "**FAILED**"
+        status = {"passed": "passed", "skipped": "skipped"}.get(r.status, "**FAILED**")
         metrics = ", ".join(f"{k}={_format_value(v)}" for k, v in _flatten(r.metrics))
         lines.append(f"| {label} | {status} | {r.seconds:.1f} | {_md_cell(metrics)} |")
+    if skipped:
+        lines += ["", "## Skipped", ""]
+        lines += [f"- **{r.name}**: {_md_cell(r.message)}" for r in skipped]
     lines += ["", "## Failures", ""]
     if failed:
         for r in failed:
@@ -609,6 +632,14 @@ def run_course(
     results: list[NotebookResult] = []
     for number, path in enumerate(notebooks, 1):
         say(f"[{number}/{len(notebooks)}] {path.stem} (profile {profile}) ...")
+        backends, why = backend_requirement(path)
+        if backends and device.backend() not in backends:
+            message = f"needs the {' or '.join(backends)} backend: {why}"
+            results.append(
+                NotebookResult(path.stem, path, "skipped", 0.0, error={"message": message})
+            )
+            say(f"      skipped on {device.backend()}: {message}")
+            continue
         result = run_notebook(path, reports_dir, profile=profile, cell_timeout=cell_timeout)
         results.append(result)
         if result.passed:
@@ -802,8 +833,11 @@ def _main_run(args: argparse.Namespace) -> int:
     )
     reports = Path(args.reports)
     failed = [r for r in results if not r.passed]
+    skipped = [r for r in results if r.status == "skipped"]
     print(
-        f"{len(results) - len(failed)} of {len(results)} notebooks passed. "
+        f"{len(results) - len(failed) - len(skipped)} of {len(results)} notebooks passed"
+        + (f", {len(skipped)} skipped (they need another Keras backend)" if skipped else "")
+        + ". "
         f"Summary: {reports / 'summary.md'} and {reports / 'summary.json'}",
         flush=True,
     )

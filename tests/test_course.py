@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import sys
 from pathlib import Path
 
 import nbformat
@@ -420,3 +421,28 @@ def test_machine_names_the_cpu_its_speed_flags_and_the_chosen_precision():
     assert info["backend"] == device.backend() and info[info["backend"]]
     assert info["keras"].startswith("3")
     json.dumps(info)  # goes into results files as it is
+
+
+def test_a_notebook_for_another_backend_is_skipped_with_its_reason(tmp_path, monkeypatch):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    lesson = failing_notebook(notebooks / "01_tf_lesson.ipynb")  # would fail if it ran
+    nb = nbformat.read(lesson, as_version=4)
+    nb.metadata["fmnist"] = {"backends": ["tensorflow"], "why": "tf.data is TensorFlow's"}
+    nbformat.write(nb, lesson)
+    assert course.backend_requirement(lesson) == (["tensorflow"], "tf.data is TensorFlow's")
+    monkeypatch.setattr(course.device, "backend", lambda: "jax")
+    stdout = io.StringIO()
+    with contextlib.redirect_stdout(stdout):
+        results = run_course(notebooks, tmp_path / "reports", profile="smoke", stream=sys.stdout)
+    (result,) = results
+    assert result.status == "skipped" and result.passed and result.seconds == 0
+    assert "skipped on jax: needs the tensorflow backend: tf.data is TensorFlow's" in (
+        stdout.getvalue()
+    )
+    summary = json.loads((tmp_path / "reports" / "summary.json").read_text())
+    assert (summary["backend"], summary["passed"], summary["skipped"], summary["failed"]) == (
+        "jax", 0, 1, 0,
+    )  # fmt: skip
+    summary_md = (tmp_path / "reports" / "summary.md").read_text()
+    assert "| 01_tf_lesson | skipped |" in summary_md and "## Skipped" in summary_md
