@@ -1,8 +1,9 @@
 """Helper package of the Fashion-MNIST course.
 
-One module per concern (see the course's design): ``data`` finds, verifies and loads the data,
-``course`` runs the notebooks and writes the report. Modules that need TensorFlow import it
-lazily, so ``import fmnist_utils`` stays fast.
+One module per concern (see the course's design and the README's Layout): ``data`` finds,
+verifies and loads the data, ``course`` runs the notebooks and writes the report. The package
+runs on every Keras 3 backend (``device`` holds what differs between them); Keras and, on the
+TensorFlow backend, TensorFlow are imported lazily, so ``import fmnist_utils`` stays fast.
 """
 
 __version__ = "0.1.0"
