@@ -34,8 +34,10 @@ def quiet_tensorflow() -> None:
     import os
     import sys
 
+    from fmnist_utils import device  # the backend as Keras will choose it (env, keras.json)
+
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+    if device.backend() != "tensorflow":
         return
     if "tensorflow" in sys.modules:
         _drop_retracing_warnings()

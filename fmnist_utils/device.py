@@ -14,9 +14,11 @@ everywhere else.
 from __future__ import annotations
 
 import importlib
+import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 import numpy as np
 
@@ -27,8 +29,9 @@ BACKENDS: tuple[str, ...] = ("tensorflow", "jax", "torch")
 def backend() -> str:
     """The Keras backend in use (``"tensorflow"``, ``"jax"`` or ``"torch"``).
 
-    Read from Keras once it is imported, else from ``$KERAS_BACKEND`` (Keras' own default is
-    TensorFlow), so asking does not import Keras.
+    Read from Keras once it is imported, else as Keras will read it (``$KERAS_BACKEND``, else
+    the ``backend`` of ``~/.keras/keras.json``, else TensorFlow), so asking does not import
+    Keras.
 
     Example:
         >>> backend() in BACKENDS
@@ -36,7 +39,13 @@ def backend() -> str:
     """
     if "keras" in sys.modules:
         return sys.modules["keras"].backend.backend()
-    return os.environ.get("KERAS_BACKEND", "tensorflow")
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    home = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")).expanduser()
+    try:  # Keras' own configuration file, which KERAS_BACKEND overrides
+        return json.loads((home / "keras.json").read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
 
 
 def require_tensorflow(what: str):
@@ -89,8 +98,8 @@ def gradients(f: Callable, values: Sequence) -> list[np.ndarray]:
             keras.ops.convert_to_tensor(value).detach().requires_grad_(True) for value in values
         ]
         grads = torch.autograd.grad(f(*tensors), tensors, allow_unused=True)
-        return [
-            np.zeros(tuple(t.shape), np.float32) if g is None else g.detach().cpu().numpy()
+        return [  # convert_to_numpy: NumPy has no bfloat16, ml_dtypes does
+            np.zeros(tuple(t.shape), np.float32) if g is None else keras.ops.convert_to_numpy(g)
             for t, g in zip(tensors, grads, strict=True)
         ]
     tf = importlib.import_module("tensorflow")
@@ -145,6 +154,8 @@ def _jax_capability() -> tuple[int, int] | None:
         return None
     text = str(getattr(gpus[0], "compute_capability", "0.0"))
     major, _, minor = text.partition(".")
+    if not (major.isdigit() and (minor or "0").isdigit()):  # a ROCm GPU ("gfx90a"): not CUDA
+        return None
     return int(major), int(minor or 0)
 
 

@@ -208,10 +208,11 @@ def _forward(model, layer_name: str | None = None) -> Callable:
 
 
 def _split(model, layer_name: str) -> tuple[Callable, Callable]:
-    """Two functions, ``x -> activations of layer_name`` and ``activations -> class scores``
-    (the logits for a softmax model, as in :func:`_forward`), so that the scores can be
+    """Two functions, ``x -> activations h of layer_name`` and ``(x, h) -> class scores`` (the
+    logits for a softmax model, as in :func:`_forward`), so that the scores can be
     differentiated with respect to the feature map on every backend
-    (:func:`fmnist_utils.device.gradients`)."""
+    (:func:`fmnist_utils.device.gradients`). The second also takes the images: a path around
+    the layer (a residual shortcut) still starts from them."""
     keras = _keras()
     last = model.layers[-1]
     head = _logit_head(last)
@@ -228,7 +229,7 @@ def _split(model, layer_name: str) -> tuple[Callable, Callable]:
                 x = layer(x, training=False)
             return x
 
-        def back(h):
+        def back(x, h):
             for layer in body[cut:]:
                 h = layer(h, training=False)
             return head(h) if head is not None else h
@@ -238,13 +239,14 @@ def _split(model, layer_name: str) -> tuple[Callable, Callable]:
         head = None  # the last listed layer is not the output: fall back to the model's output
     feature = model.get_layer(layer_name).output
     front_model = keras.Model(model.inputs[0], feature)
-    back_model = keras.Model(feature, last.input if head is not None else model.outputs[0])
+    scores = last.input if head is not None else model.outputs[0]
+    back_model = keras.Model([model.inputs[0], feature], scores)
 
     def front_functional(x):
         return front_model(x, training=False)
 
-    def back_functional(h):
-        scores = back_model(h, training=False)
+    def back_functional(x, h):
+        scores = back_model([keras.ops.convert_to_tensor(x), h], training=False)
         return head(scores) if head is not None else scores
 
     return front_functional, back_functional
@@ -633,12 +635,15 @@ def grad_cam(
     height, width = images.shape[1:3]
     maps, upsampler = [], None
     for start in range(0, len(images), batch_size):
-        features = front(images[start : start + batch_size])
+        x = images[start : start + batch_size]
+        features = front(x)
         if indices is None:
-            chosen = np.argmax(keras.ops.convert_to_numpy(back(features)), axis=-1)
+            chosen = np.argmax(keras.ops.convert_to_numpy(back(x, features)), axis=-1)
         else:
             chosen = indices[start : start + batch_size]
-        (grads,) = device.gradients(lambda h, c=chosen: _chosen_sum(back(h), c), [features])
+        (grads,) = device.gradients(
+            lambda h, x=x, c=chosen: _chosen_sum(back(x, h), c), [features]
+        )
         features = keras.ops.convert_to_numpy(features).astype(np.float32)
         weights = grads.astype(np.float32).mean(axis=(1, 2), keepdims=True)  # a_k per channel
         cam = np.maximum((weights * features).sum(axis=-1), 0.0)  # (n, h', w')

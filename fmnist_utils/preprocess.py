@@ -128,7 +128,7 @@ def _array_batches_class():
             self.batch_size, self.shuffle, self.seed = batch_size, shuffle, seed
             self.transform, self.prepare_images, self.repeats = transform, prepare_images, repeat
             self.per_pass = -(-len(x) // batch_size)
-            self.passes_done = 0
+            self.passes_started = 0  # a finite pass begins each time batch 0 is asked for
             self._order = (None, None)
 
         @property
@@ -149,7 +149,12 @@ def _array_batches_class():
             if not self.repeats and not 0 <= index < self.per_pass:
                 raise IndexError(f"batch {index} of {self.per_pass}")
             n_pass, i = divmod(int(index), self.per_pass)
-            chosen = self.order(n_pass if self.repeats else self.passes_done)
+            if not self.repeats:
+                # a new order for every pass, also when fit keeps one iterator across epochs
+                # (steps_per_epoch) or the batches are iterated by hand
+                self.passes_started += index == 0
+                n_pass = self.passes_started
+            chosen = self.order(n_pass)
             chosen = chosen[i * self.batch_size : (i + 1) * self.batch_size]
             images, targets = self.x[chosen], self.y[chosen]
             if self.prepare_images:
@@ -157,9 +162,6 @@ def _array_batches_class():
             if self.transform is not None:
                 images = keras.ops.convert_to_numpy(self.transform(images, training=True))
             return images, targets
-
-        def on_epoch_end(self):
-            self.passes_done += 1
 
         def repeat(self):
             """The same batches pass after pass without end (like ``tf.data``'s ``repeat``);

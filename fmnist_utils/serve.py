@@ -592,11 +592,11 @@ class Predictor:
             return plain
         conv_output = model.get_layer(self.layer).output
         front = keras.Model(model.inputs[0], conv_output)
-        back = keras.Model(conv_output, penultimate)
+        back = keras.Model([model.inputs[0], conv_output], penultimate)  # shortcuts need x
         rows, cols = explain.cam_upsampler(model, self.layer)
 
-        def top_logit(conv):
-            features = back(conv, training=False)
+        def top_logit(conv, x):
+            features = back([x, conv], training=False)
             logits = ops.cast(scores(features), "float32")
             return ops.max(logits[0]), (logits, features)
 
@@ -613,16 +613,17 @@ class Predictor:
             @jax.jit
             def run(x):
                 conv = front(x, training=False)
-                grads, (logits, features) = jax.grad(top_logit, has_aux=True)(conv)
+                grads, (logits, features) = jax.grad(top_logit, has_aux=True)(conv, x)
                 return logits, features, cam_of(conv, grads)
 
         else:
             import torch
 
             def run(x):
-                conv = front(ops.convert_to_tensor(x), training=False).detach()
+                x = ops.convert_to_tensor(x)
+                conv = front(x, training=False).detach()
                 conv.requires_grad_(True)
-                top, (logits, features) = top_logit(conv)
+                top, (logits, features) = top_logit(conv, x)
                 (grads,) = torch.autograd.grad(top, conv)
                 with torch.no_grad():
                     return logits.detach(), features.detach(), cam_of(conv.detach(), grads)

@@ -446,7 +446,9 @@ def lr_range_test(
 def gradient_norms(model, x, y, loss=None, training: bool = True):
     """The L2 norm of the loss gradient for every Dense/Conv kernel, on one batch.
 
-    Runs ``model(x)`` under ``tf.GradientTape``, computes ``loss(y, predictions)`` (default
+    Runs the model on ``x`` (``model.stateless_call``, with the weights as arguments so that
+    every backend can differentiate; :func:`fmnist_utils.device.gradients`), computes
+    ``loss(y, predictions)`` (default
     sparse categorical cross-entropy on probabilities) and differentiates it with respect to
     the kernel (weight matrix) of each Dense and convolution layer, input side first. Small
     norms in the first layers and large ones near the output are the signature of vanishing
@@ -454,8 +456,9 @@ def gradient_norms(model, x, y, loss=None, training: bool = True):
     kernel: ``layer``, ``kernel_shape``, ``gradient_norm``, ``weight_norm`` and
     ``relative`` (gradient norm / weight norm: how big one step is compared with the weights).
     The model is left exactly as it was: the forward pass with ``training=True`` would update
-    BatchNormalization's moving statistics (and advance dropout's random state), so every
-    non-trainable variable is put back afterwards.
+    BatchNormalization's moving statistics (and advance dropout's random state), and
+    ``stateless_call`` returns those updates instead of assigning them. A frozen kernel
+    (``trainable=False``) gets a zero gradient.
 
     Example:
         >>> norms = gradient_norms(model, X_train[:256], y_train[:256])  # doctest: +SKIP
@@ -483,7 +486,8 @@ def gradient_norms(model, x, y, loss=None, training: bool = True):
     rows = []
     for layer in layers:
         weights = keras.ops.convert_to_numpy(layer.kernel)
-        grad = gradients[position[id(layer.kernel)]]
+        index = position.get(id(layer.kernel))  # None: a frozen kernel, no gradient flows
+        grad = np.zeros_like(weights) if index is None else gradients[index]
         rows.append(
             {
                 "layer": layer.name,

@@ -424,3 +424,19 @@ def test_failing_apt_get_is_reported_with_its_message(real_dir, isolated, as_roo
 def test_cli_no_install_never_calls_apt(isolated, as_root_with_apt, monkeypatch):
     monkeypatch.setattr(data.subprocess, "run", lambda *a, **k: pytest.fail("apt-get was run"))
     assert data.main(["--no-install"]) == 1
+
+
+def test_cli_never_installs_for_a_named_folder(isolated, as_root_with_apt, monkeypatch, capsys):
+    monkeypatch.setattr(data.subprocess, "run", lambda *a, **k: pytest.fail("apt-get was run"))
+    monkeypatch.setenv(data.ENV_VAR, str(isolated / "empty"))
+    assert data.main([]) == 1
+    assert "given as $FMNIST_DATA_DIR" in capsys.readouterr().err
+    monkeypatch.delenv(data.ENV_VAR)
+    assert data.main(["--no-download"]) == 1  # looking locally only: no apt-get either
+
+
+def test_a_failing_apt_get_update_does_not_stop_the_install(real_dir, isolated, as_root_with_apt):
+    fake = FakeApt(real_dir, data.DEBIAN_DIR, fail_on="update")
+    done = data.install_debian_package(run=fake)
+    assert done == "installed the Debian package dataset-fashion-mnist"
+    assert [command[1] for command in fake.commands] == ["update", "install"]

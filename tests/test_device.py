@@ -152,3 +152,19 @@ def test_the_package_never_imports_tensorflow_on_another_backend(name):
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_backend_before_keras_is_imported_reads_what_keras_will_read(monkeypatch, tmp_path):
+    monkeypatch.delitem(sys.modules, "keras")  # as if Keras were not imported yet
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path))
+    monkeypatch.delenv("KERAS_BACKEND", raising=False)
+    assert device.backend() == "tensorflow"  # no keras.json: Keras' default
+    (tmp_path / "keras.json").write_text('{"backend": "jax", "floatx": "float32"}')
+    assert device.backend() == "jax"
+    monkeypatch.setenv("KERAS_BACKEND", "torch")  # the variable overrides the file
+    assert device.backend() == "torch"
+
+
+def test_a_rocm_gpu_under_jax_is_not_a_cuda_capability(monkeypatch):
+    monkeypatch.setitem(sys.modules, "jax", fake_jax("gfx90a"))
+    assert device.gpu_compute_capability("jax") is None

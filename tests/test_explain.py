@@ -392,8 +392,8 @@ def test_grad_cam_is_the_upsampled_map_also_when_compiled(test_images):
     upsampler = explain.cam_upsampler(model)
     front, back = explain._split(model, "conv2")
     features = front(images)
-    chosen = np.argmax(keras.ops.convert_to_numpy(back(features)), axis=-1)
-    (grads,) = device.gradients(lambda h: explain._chosen_sum(back(h), chosen), [features])
+    chosen = np.argmax(keras.ops.convert_to_numpy(back(images, features)), axis=-1)
+    (grads,) = device.gradients(lambda h: explain._chosen_sum(back(images, h), chosen), [features])
     features = keras.ops.convert_to_numpy(features)
     cam = np.maximum((grads.mean(axis=(1, 2), keepdims=True) * features).sum(-1), 0)  # (6, 11, 11)
     by_hand = np.einsum("yh,nhw,xw->nyx", upsampler[0], cam, upsampler[1])
@@ -637,3 +637,12 @@ def test_plot_deletion_curves_one_line_per_method():
     assert labels == ["good (area 0.400)", "random (area 0.650)"]
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [1.0, 0.3, 0.0])
     plt.close(fig)
+
+
+def test_grad_cam_of_a_layer_inside_a_residual_block(test_images):
+    """A layer that a shortcut goes around: the rest of the network also needs the images."""
+    images, _ = test_images
+    keras.utils.set_random_seed(3)
+    model = models.resnet_cnn()
+    maps = explain.grad_cam(model, images[:2], layer_name="stage2_block1_conv1_relu")
+    assert maps.shape == (2, 28, 28) and maps.min() >= 0 and maps.max() <= 1

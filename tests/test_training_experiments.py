@@ -286,3 +286,12 @@ def test_plots_return_figures():
     )
     assert isinstance(fig, Figure) and len(fig.axes[0].lines) == 3
     plt.close(fig)
+
+
+def test_gradient_norms_of_a_frozen_kernel_are_zero(small_set):
+    x, y = small_set
+    model = models.experiment_mlp(units=16, depth=2, batch_norm=False)
+    model.get_layer("dense1").trainable = False
+    norms = train.gradient_norms(model, x[:64], y[:64]).set_index("layer")
+    assert norms.loc["dense1", "gradient_norm"] == 0.0
+    assert norms.loc["dense2", "gradient_norm"] > 0
