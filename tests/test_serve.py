@@ -391,7 +391,11 @@ def test_predictions_on_real_test_images_are_mostly_right(client, fmnist, small_
         assert list(body["probabilities"]) == list(data.CLASS_NAMES)
         assert abs(sum(body["probabilities"].values()) - 1) < 1e-3
         right += body["predicted"]["index"] == label
-    assert right >= 35, f"{right}/50 right"
+    # as right as the model called directly, and far above chance (5 of 50): a model trained
+    # for seconds gets 33 to 40 of these 50 right, depending on the backend's random streams
+    inputs = np.concatenate([preprocess.prepare(photos.load_photo(_png(i))) for i in x_test[:50]])
+    direct = model.predict(inputs, verbose=0).argmax(axis=1)  # the same one photo path
+    assert right == int((direct == y_test[:50]).sum()) and right >= 30, f"{right}/50 right"
     # The same numbers as the model called directly on the one preprocessing path, after the
     # temperature fitted on validation data
     temperature = serve.load_calibration(small_model_path)["temperature"]
