@@ -20,7 +20,7 @@ MIN_VENV    := .venv-min
 
 BACKEND ?= jax
 
-.PHONY: help course test test-min test-backend lint unit notebooks lab data serve clean
+.PHONY: help course test test-min test-backend lint unit notebooks lab data serve clean students
 
 help:
 	@echo "make course    execute every notebook (PROFILE=$(PROFILE)) into reports/ with a summary"
@@ -30,6 +30,7 @@ help:
 	@echo "make lab       open JupyterLab on notebooks/"
 	@echo "make data      show where Fashion-MNIST and MNIST were found (prepare MNIST) and verify"
 	@echo "make notebooks re-execute the committed notebooks in place (default profile)"
+	@echo "make students  student copies in students/: every solution replaced by an empty cell"
 	@echo "make serve     the web service on http://127.0.0.1:$(PORT)/ (trains $(MODEL) if missing)"
 	@echo "Options: PROFILE=smoke|default|full ONLY=\"01 03\" MODEL=path.keras PORT=8000"
 
@@ -53,10 +54,10 @@ $(MIN_VENV)/.installed: pyproject.toml .ci/min-versions.txt
 	@touch $@
 
 # The notebooks run once here, under nbval (smoke profile, stored outputs compared); the
-# papermill runs of tests/test_notebooks.py would execute them a second time on the same versions.
+# papermill runs of their student copies (tests/test_notebooks.py) would run the lessons again.
 test-min: $(MIN_VENV)/.installed data
 	FMNIST_PROFILE=smoke $(MIN_VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS) \
-		--deselect tests/test_notebooks.py::test_notebook_runs_in_smoke_profile
+		--deselect tests/test_notebooks.py::test_student_copy_runs_in_smoke_profile
 
 # The unit tests and the smoke course on another Keras backend, on the CPU: installs the extra
 # (jax[cpu] or torch) into .venv; notebooks whose lesson is TensorFlow itself are skipped.
@@ -64,6 +65,10 @@ test-backend: $(STAMP) data
 	$(PY) -m pip install --quiet -e ".[$(BACKEND)]"
 	KERAS_BACKEND=$(BACKEND) $(VENV)/bin/pytest -p no:cacheprovider tests --ignore=tests/test_notebooks.py
 	KERAS_BACKEND=$(BACKEND) $(PY) -m fmnist_utils course run --profile smoke --reports reports/smoke-$(BACKEND)
+
+# Copies for a class: the lesson as committed, each exercise's solution an empty prompt cell.
+students: $(STAMP)
+	$(PY) -m fmnist_utils course students --out students
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -521,6 +521,7 @@ def _environment() -> dict:
         "python": platform.python_version(),
         "python_implementation": platform.python_implementation(),
         "executable": sys.executable,
+        "cpu": _cpu_name(),
         "cpu_count": os.cpu_count(),
     }
 
@@ -801,6 +802,45 @@ def _parser() -> argparse.ArgumentParser:
     )
     sync.add_argument("--repo", default=None, help="owner/name (default: fmnist_utils.REPO)")
     sync.add_argument("--check", action="store_true", help="change nothing; exit 1 on problems")
+
+    navigation = sub.add_parser(
+        "navigation",
+        help="write the previous / contents / next links of every notebook",
+        description="Insert or update each notebook's two navigation cells (after the title, "
+        "at the end) from the notebooks' titles; with --check only report the differences.",
+    )
+    navigation.add_argument(
+        "--notebooks", default="notebooks", metavar="DIR", help="(default: %(default)s)"
+    )
+    navigation.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 when out of step"
+    )
+
+    students = sub.add_parser(
+        "students",
+        help="write student copies: exercises without solutions",
+        description="Copy every notebook with its solution cells replaced by one empty prompt "
+        "cell per exercise; the lesson and its outputs are kept.",
+    )
+    students.add_argument(
+        "--notebooks", default="notebooks", metavar="DIR", help="(default: %(default)s)"
+    )
+    students.add_argument("--out", default="students", metavar="DIR", help="(default: %(default)s)")
+
+    syllabus = sub.add_parser(
+        "syllabus",
+        help="fill in the run times and exercises of the README's and the guide's tables",
+        description="Rewrite the 'time (default)' and 'exercises' columns of the syllabus tables "
+        "in README.md and docs/instructors_guide.md, with the times of a default-profile course "
+        "report (--report) or, without one, those stored in the committed notebooks.",
+    )
+    syllabus.add_argument("--root", default=".", metavar="DIR", help="(default: %(default)s)")
+    syllabus.add_argument(
+        "--report", default=None, metavar="SUMMARY_JSON", help="e.g. reports/summary.json"
+    )
+    syllabus.add_argument(
+        "--check", action="store_true", help="change nothing; exit 1 when out of step"
+    )
     return parser
 
 
@@ -873,6 +913,58 @@ def _main_sync(args: argparse.Namespace) -> int:
     return 0
 
 
+def _main_navigation(args: argparse.Namespace) -> int:
+    from fmnist_utils import navigation
+
+    try:
+        problems = navigation.sync_navigation(args.notebooks, check_only=args.check)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for problem in problems:
+        print(problem)
+    if args.check:
+        if problems:
+            print("run `python -m fmnist_utils course navigation` to fix them")
+            return 1
+        print(f"the navigation cells of the notebooks in {args.notebooks} are in step")
+    else:
+        print(f"updated {len(problems)} place(s)" if problems else "nothing to change")
+    return 0
+
+
+def _main_students(args: argparse.Namespace) -> int:
+    from fmnist_utils import students
+
+    try:
+        written = students.write_student_copies(args.notebooks, args.out)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    for path, count in written.items():
+        print(f"{path}: {count} exercise prompt(s), no solutions")
+    print(
+        f"{len(written)} student copies in {args.out}/; run them with "
+        f"`python -m fmnist_utils course run --notebooks {args.out}`"
+    )
+    return 0
+
+
+def _main_syllabus(args: argparse.Namespace) -> int:
+    from fmnist_utils import syllabus
+
+    try:
+        changed = syllabus.sync_syllabus(args.root, args.report, check_only=args.check)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.check and changed:
+        print(f"out of step: {', '.join(changed)}; run `python -m fmnist_utils course syllabus`")
+        return 1
+    print(f"updated {', '.join(changed)}" if changed else "the syllabus tables are in step")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``python -m fmnist_utils course``; returns the exit status.
 
@@ -887,6 +979,12 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _main_run(args)
+    if args.command == "navigation":
+        return _main_navigation(args)
+    if args.command == "students":
+        return _main_students(args)
+    if args.command == "syllabus":
+        return _main_syllabus(args)
     return _main_sync(args)
 
 
