@@ -5,7 +5,9 @@ The notebooks are executed in order as parameterised reports: papermill injects 
 executed copy to ``reports/<name>.ipynb``; nbconvert turns it into ``reports/<name>.html``. Each
 notebook ends with :func:`save_metrics`, which writes the numbers it wants in the report to the
 file named by ``$FMNIST_METRICS_PATH`` (set by the runner). ``reports/summary.json`` and
-``reports/summary.md`` collect every notebook's status, run time, metrics and failing cell.
+``reports/summary.md`` collect every notebook's status, run time, metrics and failing cell;
+``reports/index.html`` (:mod:`fmnist_utils.report`) shows the same as a page with the
+notebooks' metrics as tables and their figures.
 
 The same module keeps the notebooks' headers in step with :data:`fmnist_utils.REPO` (the Colab
 badge and the Setup cell's install URL): :func:`sync_headers`.
@@ -14,6 +16,7 @@ Command line (``python -m fmnist_utils course ...`` delegates to :func:`main`)::
 
     python -m fmnist_utils course run --profile smoke
     python -m fmnist_utils course run --only 03 07 --reports /tmp/reports
+    python -m fmnist_utils course index --reports /tmp/reports   # rebuild index.html
     python -m fmnist_utils course sync-headers --check
 
 Example in Python::
@@ -33,6 +36,7 @@ import os
 import platform
 import re
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
@@ -42,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from fmnist_utils import device
+from fmnist_utils import device, report
 from fmnist_utils.train import ENV_VAR as PROFILE_ENV
 from fmnist_utils.train import PROFILES
 
@@ -534,7 +538,10 @@ def _write_summary(
     results: Sequence[NotebookResult],
     complete: bool,
 ) -> tuple[Path, Path]:
-    """Write ``summary.json`` and ``summary.md`` to ``reports_dir``; return both paths."""
+    """Write ``summary.json`` and ``summary.md`` to ``reports_dir``; return both paths.
+
+    Also writes ``index.html`` (:func:`fmnist_utils.report.write_index`) from the same summary.
+    """
     failed = [r for r in results if not r.passed]
     skipped = [r for r in results if r.status == "skipped"]
     summary = {
@@ -583,6 +590,11 @@ def _write_summary(
         lines.append("None.")
     md_path = reports_dir / "summary.md"
     md_path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    try:
+        report.write_index(reports_dir, summary)
+    except Exception as exc:  # the page should not hide the run's own result
+        index = reports_dir / report.INDEX_NAME
+        warnings.warn(f"could not write {index}: {exc}", RuntimeWarning, stacklevel=2)
     return json_path, md_path
 
 
@@ -598,13 +610,23 @@ def run_course(
     only: Sequence[str] | None = None,
     cell_timeout: float | None = None,
     stream: TextIO | None = sys.stdout,
+    progress: bool | None = None,
 ) -> list[NotebookResult]:
-    """Run the course notebooks in order and write ``summary.json`` / ``summary.md``.
+    """Run the course notebooks in order and write ``summary.json``, ``summary.md`` and
+    ``index.html`` (the report page, :mod:`fmnist_utils.report`).
 
     A failing notebook does not stop the run. Progress goes to ``stream`` (``None``: silent),
     one line before and one after each notebook. The summary is rewritten after every
     notebook, so an interrupted run still leaves a report. ``cell_timeout`` is the seconds one
     cell may run; ``None``: the profile's :data:`CELL_TIMEOUTS` entry.
+
+    With a ``stream``, a tqdm progress bar counts the notebooks: the one running, the time
+    elapsed and an estimate of the time left (ticking once a second). It goes to
+    ``sys.stderr`` when ``stream`` is ``sys.stdout`` (standard output stays a clean log of the
+    lines, ``course run > log.txt`` included), else to ``stream`` itself; the lines are
+    written around it, never through it. ``progress=None`` shows it only when its stream is a
+    terminal (so captured output, pipes and CI logs get the lines alone), ``True`` always,
+    ``False`` never.
 
     Raises:
         ValueError: unknown ``profile`` or an ``only`` entry that matches no notebook.
@@ -621,40 +643,96 @@ def run_course(
     reports_dir = Path(reports_dir).resolve()
     reports_dir.mkdir(parents=True, exist_ok=True)
 
-    def say(line: str) -> None:
-        if stream is not None:
-            print(line, file=stream, flush=True)
-
     import nbconvert  # noqa: F401  (imported up front so the first notebook's time is its own)
     import papermill  # noqa: F401
 
     started_at = datetime.now().astimezone()
     start = time.perf_counter()
     results: list[NotebookResult] = []
-    for number, path in enumerate(notebooks, 1):
-        say(f"[{number}/{len(notebooks)}] {path.stem} (profile {profile}) ...")
-        backends, why = backend_requirement(path)
-        if backends and device.backend() not in backends:
-            message = f"needs the {' or '.join(backends)} backend: {why}"
-            results.append(
-                NotebookResult(path.stem, path, "skipped", 0.0, error={"message": message})
-            )
-            say(f"      skipped on {device.backend()}: {message}")
-            continue
-        result = run_notebook(path, reports_dir, profile=profile, cell_timeout=cell_timeout)
-        results.append(result)
-        if result.passed:
-            elapsed = _clock(time.perf_counter() - start)
-            say(f"      passed in {result.seconds:.1f} s (elapsed {elapsed})")
-        else:
-            say(f"      FAILED in {result.seconds:.1f} s: {result.message}")
-        _write_summary(
-            reports_dir, profile, started_at, time.perf_counter() - start, results, complete=False
-        )
+    with _progress_bar(notebooks, stream, progress) as bar:
+
+        def say(line: str) -> None:
+            if stream is None:
+                return
+            if bar is None:
+                print(line, file=stream, flush=True)
+                return
+            with bar.external_write_mode(file=stream):  # lift the bar, write, put it back
+                print(line, file=stream, flush=True)
+
+        for number, path in enumerate(notebooks, 1):
+            say(f"[{number}/{len(notebooks)}] {path.stem} (profile {profile}) ...")
+            if bar is not None:
+                bar.set_description_str(path.stem.ljust(len(bar.desc)))
+            backends, why = backend_requirement(path)
+            if backends and device.backend() not in backends:
+                message = f"needs the {' or '.join(backends)} backend: {why}"
+                results.append(
+                    NotebookResult(path.stem, path, "skipped", 0.0, error={"message": message})
+                )
+                say(f"      skipped on {device.backend()}: {message}")
+                if bar is not None:
+                    bar.update()
+                continue
+            result = run_notebook(path, reports_dir, profile=profile, cell_timeout=cell_timeout)
+            results.append(result)
+            if result.passed:
+                elapsed = _clock(time.perf_counter() - start)
+                say(f"      passed in {result.seconds:.1f} s (elapsed {elapsed})")
+            else:
+                say(f"      FAILED in {result.seconds:.1f} s: {result.message}")
+            seconds = time.perf_counter() - start
+            _write_summary(reports_dir, profile, started_at, seconds, results, complete=False)
+            if bar is not None:
+                bar.update()
+        if bar is not None:
+            bar.set_description_str("done".ljust(len(bar.desc)))
     _write_summary(
         reports_dir, profile, started_at, time.perf_counter() - start, results, complete=True
     )
     return results
+
+
+@contextmanager
+def _progress_bar(
+    notebooks: Sequence[Path], stream: TextIO | None, progress: bool | None
+) -> Iterator[Any]:
+    """The tqdm bar of :func:`run_course` (``None`` when it is off), refreshed every second
+    so its elapsed time ticks while a notebook runs; closed on the way out."""
+    if stream is None or progress is False or not notebooks:
+        yield None
+        return
+    from tqdm import tqdm
+
+    width = max(len(p.stem) for p in notebooks)
+    bar = tqdm(
+        total=len(notebooks),
+        desc=notebooks[0].stem.ljust(width),
+        file=sys.stderr if stream is sys.stdout else stream,
+        disable=None if progress is None else False,  # None: only on a terminal
+        unit="notebook",
+        dynamic_ncols=True,
+        bar_format="{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} notebooks "
+        "[{elapsed} elapsed, {remaining} left]",
+    )
+    if bar.disable:
+        bar.close()
+        yield None
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(1.0):
+            bar.refresh()
+
+    ticker = threading.Thread(target=tick, name="course-progress", daemon=True)
+    ticker.start()
+    try:
+        yield bar
+    finally:
+        stop.set()
+        ticker.join()
+        bar.close()
 
 
 # --------------------------------------------------------------------------------------------
@@ -803,6 +881,14 @@ def _parser() -> argparse.ArgumentParser:
     sync.add_argument("--repo", default=None, help="owner/name (default: fmnist_utils.REPO)")
     sync.add_argument("--check", action="store_true", help="change nothing; exit 1 on problems")
 
+    index = sub.add_parser(
+        "index",
+        help="rebuild the report page reports/index.html from reports/summary.json",
+        description="Write DIR/index.html (the run, a table of contents, each notebook's "
+        "metrics as tables and its figures) from DIR/summary.json; `course run` writes it too.",
+    )
+    index.add_argument("--reports", default="reports", metavar="DIR", help="(default: %(default)s)")
+
     navigation = sub.add_parser(
         "navigation",
         help="write the previous / contents / next links of every notebook",
@@ -878,7 +964,8 @@ def _main_run(args: argparse.Namespace) -> int:
         f"{len(results) - len(failed) - len(skipped)} of {len(results)} notebooks passed"
         + (f", {len(skipped)} skipped (they need another Keras backend)" if skipped else "")
         + ". "
-        f"Summary: {reports / 'summary.md'} and {reports / 'summary.json'}",
+        f"Summary: {reports / 'summary.md'} and {reports / 'summary.json'}; "
+        f"report page: {reports / report.INDEX_NAME}",
         flush=True,
     )
     if not failed:
@@ -965,11 +1052,22 @@ def _main_syllabus(args: argparse.Namespace) -> int:
     return 0
 
 
+def _main_index(args: argparse.Namespace) -> int:
+    try:
+        path = report.index_from_summary(args.reports)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command line of ``python -m fmnist_utils course``; returns the exit status.
 
     ``run`` returns 0 when every notebook passed, 1 when any failed, 2 on bad arguments;
-    ``sync-headers`` returns 1 when problems remain (with ``--check``: when any exist).
+    ``sync-headers`` returns 1 when problems remain (with ``--check``: when any exist);
+    ``index`` returns 2 when the folder has no readable ``summary.json``.
 
     Example::
 
@@ -979,6 +1077,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _main_run(args)
+    if args.command == "index":
+        return _main_index(args)
     if args.command == "navigation":
         return _main_navigation(args)
     if args.command == "students":

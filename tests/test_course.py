@@ -446,3 +446,67 @@ def test_a_notebook_for_another_backend_is_skipped_with_its_reason(tmp_path, mon
     )  # fmt: skip
     summary_md = (tmp_path / "reports" / "summary.md").read_text()
     assert "| 01_tf_lesson | skipped |" in summary_md and "## Skipped" in summary_md
+
+
+# --------------------------------------------------------------------------------------------
+# The report page and the progress bar
+# --------------------------------------------------------------------------------------------
+
+
+def test_index_page_is_written_with_the_summary(course_run):
+    """run_course writes reports/index.html beside summary.json; `course run` names it."""
+    index = (course_run["reports"] / "index.html").read_text(encoding="utf-8")
+    assert 'href="01_fails.html"' in index and 'href="02_passes.html"' in index
+    assert "ValueError: boom" in index and "answer" in index
+    assert "index.html" in course_run["stdout"].splitlines()[-2]
+
+
+def _fake_runs(monkeypatch, tmp_path, names=("01_one", "02_two")) -> Path:
+    """Notebooks that run_course 'runs' instantly (run_notebook replaced): bar tests only."""
+    notebooks = tmp_path / "nb"
+    notebooks.mkdir()
+    for name in names:
+        make_notebook(notebooks / f"{name}.ipynb")
+
+    def fake(path, reports_dir, profile="default", cell_timeout=None):
+        return NotebookResult(Path(path).stem, Path(path), "passed", 0.25, {"x": 1})
+
+    monkeypatch.setattr(course, "run_notebook", fake)
+    return notebooks
+
+
+LINES = [
+    "[1/2] 01_one (profile smoke) ...",
+    "      passed in 0.2 s (elapsed 0:00)",
+    "[2/2] 02_two (profile smoke) ...",
+    "      passed in 0.2 s (elapsed 0:00)",
+]
+
+
+def test_progress_bar_on_a_stream_keeps_the_lines_whole(tmp_path, monkeypatch):
+    notebooks = _fake_runs(monkeypatch, tmp_path)
+    stream = io.StringIO()
+    run_course(notebooks, tmp_path / "r", "smoke", stream=stream, progress=True)
+    out = stream.getvalue()
+    assert "2/2 notebooks" in out and "100%" in out and "elapsed" in out and "left" in out
+    assert "01_one" in out.split("[1/2]", 1)[1]  # the bar names the notebook being run
+    # each line was written whole between the bar's redraws: after the bar's last \r
+    lines = [segment.rsplit("\r", 1)[-1] for segment in out.split("\n")]
+    assert [line for line in lines if line.startswith(("[", "      "))] == LINES
+
+
+def test_progress_bar_only_on_a_terminal_and_never_in_the_lines(tmp_path, monkeypatch, capsys):
+    notebooks = _fake_runs(monkeypatch, tmp_path)
+    stream = io.StringIO()
+    run_course(notebooks, tmp_path / "r", "smoke", stream=stream)  # progress=None: no terminal
+    assert stream.getvalue().splitlines() == LINES
+    assert capsys.readouterr() == ("", "")
+
+    # stream=sys.stdout: the bar goes to stderr, standard output keeps the lines alone
+    run_course(notebooks, tmp_path / "r", "smoke", stream=sys.stdout, progress=True)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == LINES
+    assert "2/2 notebooks" in err and "[1/2]" not in err
+
+    run_course(notebooks, tmp_path / "r", "smoke", stream=None, progress=True)  # silent
+    assert capsys.readouterr() == ("", "")
