@@ -20,7 +20,7 @@ MIN_VENV    := .venv-min
 
 BACKEND ?= jax
 
-.PHONY: help course test test-min test-backend lint unit notebooks lab data serve clean students
+.PHONY: help course test test-min test-backend lint unit notebooks lab data serve clean students site
 
 help:
 	@echo "make course    execute every notebook (PROFILE=$(PROFILE)) into reports/ with a summary"
@@ -31,6 +31,7 @@ help:
 	@echo "make data      show where Fashion-MNIST and MNIST were found (prepare MNIST) and verify"
 	@echo "make notebooks re-execute the committed notebooks in place (default profile)"
 	@echo "make students  student copies in students/: every solution replaced by an empty cell"
+	@echo "make site      a static website of the executed notebooks in site/ (NOTEBOOKS=reports)"
 	@echo "make serve     the web service on http://127.0.0.1:$(PORT)/ (trains $(MODEL) if missing)"
 	@echo "Options: PROFILE=smoke|default|full ONLY=\"01 03\" MODEL=path.keras PORT=8000"
 
@@ -69,6 +70,11 @@ test-backend: $(STAMP) data
 # Copies for a class: the lesson as committed, each exercise's solution an empty prompt cell.
 students: $(STAMP)
 	$(PY) -m fmnist_utils course students --out students
+
+# A static website of the course from the executed notebooks (NOTEBOOKS=reports after
+# `make course`); nothing is executed. View it with: python3 -m http.server -d site
+site: $(STAMP)
+	$(PY) -m fmnist_utils course site --notebooks $(or $(NOTEBOOKS),notebooks) --out site
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

