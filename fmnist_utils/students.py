@@ -3,9 +3,11 @@
 Every course notebook ends with ``## Exercises`` (a numbered list) and ``### Solutions``: the
 cells after that heading, each tagged ``solution``, answer the exercises in order, and the code
 cell that starts an answer begins with ``# N.``. A student copy keeps everything before the
-Solutions heading exactly as committed (text, code and outputs, so a learner can read the lesson
-before running it) and replaces the solutions with one empty code cell per exercise, holding
-only a prompt (``# Exercise 2 (medium): your answer here``). The closing navigation cell stays.
+Solutions heading as committed (text, code and outputs, so a learner can read the lesson before
+running it) and replaces the solutions with one empty code cell per exercise, holding only a
+prompt (``# Exercise 2 (medium): your answer here``). The closing navigation cell stays. The
+title cell's Colab badge, which opens the repository's copy with the solutions, becomes a line
+saying this is a student copy and how to open it (:data:`STUDENT_NOTE`).
 The copy's metadata says it is one (``metadata["fmnist"]["student_copy"] = True``).
 
 Command line (also ``make students``)::
@@ -42,6 +44,13 @@ ANSWERS_TEXT = (
     "course repository's copy of this notebook has worked solutions; try first."
 )
 
+#: What replaces the Colab badge in a student copy (the badge opens the copy with solutions).
+STUDENT_NOTE = (
+    "*Student copy: the exercises at the end have empty cells for your answers. Open it in "
+    "Jupyter, or upload it to Colab (File > Upload notebook); the course repository's Colab "
+    "links open the copy with solutions.*"
+)
+_BADGE_RE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 _ITEM_RE = re.compile(r"^(\d+)\.\s+(?:\*\*\((easy|medium|hard)\)\*\*\s*)?", re.MULTILINE)
 _ANSWER_RE = re.compile(r"^#\s*(\d+)\.")
 
@@ -135,6 +144,10 @@ def student_copy(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
     ]
     tail = [c for c in copy.cells[start + 1 :] if _is_navigation(c)]
     copy.cells = copy.cells[:start] + [answers] + prompts + tail
+    title = copy.cells[0]
+    title.source, badges = _BADGE_RE.subn(STUDENT_NOTE, title.source)
+    if not badges:
+        title.source = title.source.rstrip("\n") + "\n\n" + STUDENT_NOTE
     copy.metadata.setdefault("fmnist", {})["student_copy"] = True
     return copy
 

@@ -44,7 +44,14 @@ def test_no_solution_survives_and_the_lesson_is_kept(path: Path) -> None:
     start = next(
         i for i, c in enumerate(original.cells) if c.source.startswith(students.SOLUTIONS_HEADING)
     )
-    assert copy.cells[:start] == original.cells[:start]
+    assert copy.cells[1:start] == original.cells[1:start]
+    # The title cell loses its Colab badge (it opens the copy with solutions) for a note.
+    assert "colab.research.google.com" in original.cells[0].source
+    assert "colab.research.google.com" not in copy.cells[0].source
+    assert students.STUDENT_NOTE in copy.cells[0].source
+    assert copy.cells[0].source.replace(students.STUDENT_NOTE, "") == students._BADGE_RE.sub(
+        "", original.cells[0].source
+    )
     # The heading becomes "Your answers", then one empty prompt per exercise, then navigation.
     assert copy.cells[start].source == students.ANSWERS_TEXT
     listed = students.exercises(original)
@@ -98,6 +105,7 @@ def test_answers_are_grouped_by_their_number() -> None:
         (2, "hard", (5, 6)),
     ]
     copy = students.student_copy(nb)
+    assert copy.cells[0].source == "# T\n\n" + students.STUDENT_NOTE
     assert [c.source for c in copy.cells[3:]] == [
         "# Exercise 1 (easy): your answer here\n",
         "# Exercise 2 (hard): your answer here\n",
