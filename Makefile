@@ -97,7 +97,8 @@ data: $(STAMP)
 	$(PY) -m fmnist_utils data mnist
 
 # The web service on loopback: upload page at /, POST /predict, GET /health. Trains and saves the
-# default model (fast_cnn, 3 epochs) at MODEL first when that file does not exist. Another host:
+# default model (the photos recipe, a 180 s budget) at MODEL first when that file does not
+# exist. Another host:
 # python -m fmnist_utils serve --host 0.0.0.0 --port 8000 --model models/fmnist_cnn.keras
 serve: $(STAMP)
 	$(PY) -m fmnist_utils serve --model $(MODEL) --host 127.0.0.1 --port $(PORT)

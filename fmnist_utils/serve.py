@@ -21,7 +21,7 @@ compiled function (:class:`Predictor`): probabilities, OOD score and Grad-CAM ma
 
 Run it with ``make serve`` or ``python -m fmnist_utils serve --model PATH --port 8000``; when
 the model file does not exist, the service's model is trained first (:func:`train_model`: the
-``photos`` recipe, about three minutes on a laptop CPU), calibrated and tested.
+``photos`` recipe, about four minutes on a 2-core CPU), calibrated and tested.
 
 Example:
     >>> from fastapi.testclient import TestClient  # doctest: +SKIP
