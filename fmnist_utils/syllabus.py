@@ -3,9 +3,10 @@
 Two columns of those tables are never typed by hand:
 
 - **time (default)**: each notebook's run time in the default profile, from the last course
-  report (``reports/summary.json``, written by ``make course``) when it is a default-profile
-  run, else from papermill's record in the committed notebooks themselves (they are executed
-  in the default profile by ``make notebooks``, and papermill stores each run's duration);
+  report (``reports/summary.json``, written by ``make course``; ``course syllabus --report``
+  keeps its digest in ``docs/course_times.json``, since ``reports/`` is not committed), else
+  from papermill's record in the committed notebooks themselves (they are executed in the
+  default profile by ``make notebooks``, and papermill stores each run's duration);
 - **exercises**: how many exercises each notebook has and how hard, read from its
   ``## Exercises`` cell (``1. **(easy)** ...``; see :mod:`fmnist_utils.students`).
 
@@ -47,6 +48,8 @@ SOURCE_START, SOURCE_END = "<!-- times-source -->", "<!-- /times-source -->"
 TABLE_START, TABLE_END = "<!-- syllabus-table -->", "<!-- /syllabus-table -->"
 #: The files whose tables are kept in step, relative to the repository root.
 DOCUMENTS = ("README.md", "docs/instructors_guide.md")
+#: The digest of the course report the tables' times come from (``reports/`` is not committed).
+TIMES_FILE = "docs/course_times.json"
 
 _ROW_RE = re.compile(r"^\|\s*(\d{2})\s*\|")
 _INLINE_RE = re.compile(r"<!-- time:(\d{2}) -->.*?<!-- /time -->")
@@ -87,16 +90,38 @@ def times_from_report(summary_path: str | Path) -> Times:
         str(v)
         for v in (
             environment.get("cpu"),
-            f"{cores} cores" if cores else None,
+            f"{cores} CPUs" if cores else None,
             f"Keras backend {summary['backend']}" if summary.get("backend") else None,
         )
         if v
     )
+    total = f", {format_time(summary['seconds'])} in all" if summary.get("seconds") else ""
     source = (
-        f"Times: the last course report (`make course`, default profile), started "
-        f"{summary['started_at'][:10]}" + (f" on {where}" if where else "") + "."
+        f"Times: the last course report (`make course`, default profile, started "
+        f"{summary['started_at'][:16].replace('T', ' ')}{total})"
+        + (f" on {where}" if where else "")
+        + f"; its digest: `{TIMES_FILE}`."
     )
     return Times(seconds, source)
+
+
+def report_digest(summary_path: str | Path) -> dict:
+    """What the syllabus keeps of a course report: when and where it ran, and each notebook's
+    status and seconds (the same keys as ``summary.json``, so :func:`times_from_report` reads
+    either)."""
+    summary = json.loads(Path(summary_path).read_text(encoding="utf-8"))
+    environment = summary.get("environment", {})
+    return {
+        "profile": summary.get("profile"),
+        "backend": summary.get("backend"),
+        "started_at": summary.get("started_at"),
+        "seconds": summary.get("seconds"),
+        "environment": {k: environment.get(k) for k in ("cpu", "cpu_count", "platform", "python")},
+        "notebooks": [
+            {"name": n["name"], "status": n["status"], "seconds": n["seconds"]}
+            for n in summary.get("notebooks", [])
+        ],
+    }
 
 
 def times_from_notebooks(notebooks_dir: str | Path = "notebooks") -> Times:
@@ -213,13 +238,32 @@ def sync_syllabus(
     root: str | Path = ".", report: str | Path | None = None, check_only: bool = False
 ) -> list[str]:
     """Fill in the tables of :data:`DOCUMENTS` under ``root``; return the files that were (with
-    ``check_only``: would be) changed. Times come from ``report`` when given, else from the
-    committed notebooks.
+    ``check_only``: would be) changed.
+
+    Times come from ``report`` (a ``summary.json``) when given, whose digest is then kept in
+    :data:`TIMES_FILE` (also listed as changed); else from that digest when it exists; else from
+    the committed notebooks (:func:`times_from_notebooks`).
+
+    Raises:
+        ValueError: ``report`` is not a default-profile run (:func:`times_from_report`).
     """
     root = Path(root)
     notebooks = discover_notebooks(root / "notebooks")
-    times = times_from_report(report) if report else times_from_notebooks(root / "notebooks")
+    digest_path = root / TIMES_FILE
     changed = []
+    if report:
+        times = times_from_report(report)
+        digest = json.dumps(report_digest(report), indent=2) + "\n"
+        old = digest_path.read_text(encoding="utf-8") if digest_path.exists() else None
+        if digest != old:
+            changed.append(TIMES_FILE)
+            if not check_only:
+                digest_path.parent.mkdir(parents=True, exist_ok=True)
+                digest_path.write_text(digest, encoding="utf-8")
+    elif digest_path.exists():
+        times = times_from_report(digest_path)
+    else:
+        times = times_from_notebooks(root / "notebooks")
     for name in DOCUMENTS:
         path = root / name
         if not path.exists():

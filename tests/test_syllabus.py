@@ -38,7 +38,7 @@ def _report(tmp_path: Path, profile: str = "default") -> Path:
 def test_times_come_from_a_default_profile_report_with_its_machine(tmp_path: Path) -> None:
     times = syllabus.times_from_report(_report(tmp_path))
     assert times.seconds == {NOTEBOOKS[0].stem: 75.4}  # a failed notebook has no time
-    assert "2026-11-28" in times.source and "Test CPU 9000, 2 cores" in times.source
+    assert "2026-11-28 01:02" in times.source and "Test CPU 9000, 2 CPUs" in times.source
     with pytest.raises(ValueError, match="'smoke'-profile run"):
         syllabus.times_from_report(_report(tmp_path, "smoke"))
 
@@ -74,23 +74,45 @@ def test_only_the_generated_columns_change(tmp_path: Path) -> None:
 def test_committed_tables_are_in_step(name: str) -> None:
     text = (ROOT / name).read_text(encoding="utf-8")
     assert syllabus.SOURCE_START in text or syllabus.TABLE_START in text
-    if "the last course report" in text:  # times from someone's report: check the exercises
-        times = syllabus.Times({}, "")
-        strip = lambda t: [line.rsplit("|", 3)[-2] for line in t.splitlines() if "| 0" in line]  # noqa: E731
-        assert strip(syllabus.update_tables(text, NOTEBOOKS, times)) == strip(text)
+    digest = ROOT / syllabus.TIMES_FILE
+    if digest.exists():
+        times = syllabus.times_from_report(digest)
+        assert set(times.seconds) == {p.stem for p in NOTEBOOKS}, "a notebook has no time"
     else:
         times = syllabus.times_from_notebooks(ROOT / "notebooks")
-        assert syllabus.update_tables(text, NOTEBOOKS, times) == text, (
-            f"{name} is out of step: run `python -m fmnist_utils course syllabus`"
-        )
+    assert syllabus.update_tables(text, NOTEBOOKS, times) == text, (
+        f"{name} is out of step: run `python -m fmnist_utils course syllabus`"
+    )
+
+
+def test_a_report_gives_the_times_and_its_digest_is_kept(tmp_path: Path) -> None:
+    shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks",
+                    ignore=shutil.ignore_patterns("data", "models"))
+    (tmp_path / "docs").mkdir()
+    shutil.copy(ROOT / "README.md", tmp_path / "README.md")
+    report = _report(tmp_path)
+    assert syllabus.sync_syllabus(tmp_path, report, check_only=True) == [
+        syllabus.TIMES_FILE, "README.md"
+    ]
+    assert not (tmp_path / syllabus.TIMES_FILE).exists()  # --check writes nothing
+    syllabus.sync_syllabus(tmp_path, report)
+    readme = (tmp_path / "README.md").read_text()
+    assert f"| {NOTEBOOKS[0].name[:2]} |" in readme and "| 1:15 |" in readme
+    assert "| not run |" in readme  # the failed notebook
+    assert syllabus.sync_syllabus(tmp_path, check_only=True) == []  # the digest stands in
+    report.unlink()
+    assert syllabus.times_from_report(tmp_path / syllabus.TIMES_FILE).seconds == {
+        NOTEBOOKS[0].stem: 75.4
+    }
 
 
 def test_command_check_finds_an_edited_time_and_the_command_fixes_it(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks",
                     ignore=shutil.ignore_patterns("data", "models"))
     (tmp_path / "docs").mkdir()
-    for name in syllabus.DOCUMENTS:
-        shutil.copy(ROOT / name, tmp_path / name)
+    for name in (*syllabus.DOCUMENTS, syllabus.TIMES_FILE):
+        if (ROOT / name).exists():
+            shutil.copy(ROOT / name, tmp_path / name)
     readme = tmp_path / "README.md"
     edited = re.sub(r"\| \d+:\d\d \|", "| 99:59 |", readme.read_text(), count=1)
     assert edited != readme.read_text()
