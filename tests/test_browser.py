@@ -11,17 +11,15 @@ driver. A screenshot of the page after the prediction is saved to reports/serve_
 from __future__ import annotations
 
 import io
-import os
-import shutil
 import socket
 import threading
 import time
-import warnings
 from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
+from browser_support import needs_browser
 from PIL import Image
 
 from fmnist_utils import data, serve
@@ -30,25 +28,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "reports" / "serve_page.png"
 
 
-def _installed(name: str) -> str | None:
-    """/usr/bin/NAME (Debian's package), else NAME on the PATH, else None."""
-    for path in (f"/usr/bin/{name}", shutil.which(name)):
-        if path and os.path.exists(path):
-            return path
-    return None
-
-
-CHROMIUM, CHROMEDRIVER = _installed("chromium"), _installed("chromedriver")
-#: .ci/run sets this once it has installed chromium: there, a missing browser fails the test
-#: instead of skipping it, so CI cannot pass without having driven a real browser.
-REQUIRED = os.environ.get("FMNIST_REQUIRE_BROWSER") == "1"
+BROWSER_WINDOW = "1100,1250"
 
 pytestmark = [
-    pytest.mark.skipif(
-        (CHROMIUM is None or CHROMEDRIVER is None) and not REQUIRED,
-        reason="the browser test needs Debian's chromium and chromium-driver "
-        "(apt-get install -y chromium chromium-driver); not installed here",
-    ),
+    needs_browser,
     pytest.mark.filterwarnings(
         "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
     ),
@@ -79,35 +62,6 @@ def server_url(small_model_path):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None or CHROMEDRIVER is None:  # only reached when REQUIRED
-        pytest.fail(
-            "FMNIST_REQUIRE_BROWSER=1 but chromium or chromedriver is missing: "
-            "apt-get install -y chromium chromium-driver"
-        )
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never go online
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in containers and CI
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1100,1250",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
 
 
 def _wait_for_state(driver, states: tuple[str, ...], timeout: float = 60) -> str:

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import shutil
 import time
-import warnings
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import quote, unquote, urlsplit
 
 import pytest
+from browser_support import needs_browser
 from PIL import Image
 
 from fmnist_utils import report
@@ -27,6 +25,7 @@ from fmnist_utils.course import main, run_course
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "reports" / "course_index.png"
+BROWSER_WINDOW = "1280,1400"
 VOID = {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
 
 
@@ -499,75 +498,38 @@ def test_a_real_run_writes_an_index_with_the_notebook_and_its_figures(real_run):
 # --------------------------------------------------------------------------------------------
 
 
-def _installed(name: str) -> str | None:
-    """/usr/bin/NAME (Debian's package), else NAME on the PATH, else None."""
-    for path in (f"/usr/bin/{name}", shutil.which(name)):
-        if path and os.path.exists(path):
-            return path
-    return None
+@needs_browser
+def test_the_index_in_a_browser_shows_figures_and_metrics(real_run, browser):
+    from selenium.webdriver.common.by import By
 
-
-CHROMIUM, CHROMEDRIVER = _installed("chromium"), _installed("chromedriver")
-#: .ci/run sets this once it has installed chromium: a missing browser then fails the test.
-REQUIRED = os.environ.get("FMNIST_REQUIRE_BROWSER") == "1"
-
-
-@pytest.mark.skipif(
-    (CHROMIUM is None or CHROMEDRIVER is None) and not REQUIRED,
-    reason="the browser test needs Debian's chromium and chromium-driver "
-    "(apt-get install -y chromium chromium-driver); not installed here",
-)
-def test_the_index_in_a_browser_shows_figures_and_metrics(real_run):
-    if CHROMIUM is None or CHROMEDRIVER is None:  # only reached when REQUIRED
-        pytest.fail("FMNIST_REQUIRE_BROWSER=1 but chromium or chromedriver is missing")
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never go online
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-        from selenium.webdriver.common.by import By
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,1400",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    try:
-        driver.set_page_load_timeout(60)
-        driver.get((real_run["reports"] / "index.html").as_uri())
-        assert driver.title.startswith("Course run: profile smoke")
-        section = driver.find_element(By.ID, "nb-01_data_and_pixels")
-        table = section.find_element(By.CSS_SELECTOR, "table.metrics-table")
-        assert table.is_displayed() and "train_images" in table.text
-        images = section.find_elements(By.CSS_SELECTOR, ".figures img")
-        assert images
-        driver.execute_script("arguments[0].scrollIntoView()", images[0])
-        deadline = time.monotonic() + 30
-        sizes = []
-        while time.monotonic() < deadline:
-            sizes = driver.execute_script(
-                "return arguments[0].map(img => [img.complete, img.naturalWidth]);", images
-            )
-            if all(done for done, _ in sizes):
-                break
-            time.sleep(0.1)
-        assert sizes and all(done and width > 0 for done, width in sizes), sizes
-        link = section.find_element(By.CSS_SELECTOR, ".figures a")
-        assert link.get_attribute("href") == images[0].get_attribute("src")  # full size
-        # offline: every resource came from the reports folder
-        schemes = driver.execute_script(
-            "return performance.getEntriesByType('resource').map(e => new URL(e.name).protocol);"
+    driver = browser
+    driver.get((real_run["reports"] / "index.html").as_uri())
+    assert driver.title.startswith("Course run: profile smoke")
+    section = driver.find_element(By.ID, "nb-01_data_and_pixels")
+    table = section.find_element(By.CSS_SELECTOR, "table.metrics-table")
+    assert table.is_displayed() and "train_images" in table.text
+    images = section.find_elements(By.CSS_SELECTOR, ".figures img")
+    assert images
+    driver.execute_script("arguments[0].scrollIntoView()", images[0])
+    deadline = time.monotonic() + 30
+    sizes = []
+    while time.monotonic() < deadline:
+        sizes = driver.execute_script(
+            "return arguments[0].map(img => [img.complete, img.naturalWidth]);", images
         )
-        assert set(schemes) <= {"file:"}
-        driver.execute_script("window.scrollTo(0, 0)")
-        SCREENSHOT.parent.mkdir(exist_ok=True)
-        assert driver.save_screenshot(str(SCREENSHOT))
-        assert Image.open(SCREENSHOT).size[0] >= 1000
-    finally:
-        driver.quit()
+        if all(done for done, _ in sizes):
+            break
+        time.sleep(0.1)
+    assert sizes and all(done and width > 0 for done, width in sizes), sizes
+    link = section.find_element(By.CSS_SELECTOR, ".figures a")
+    assert link.get_attribute("href") == images[0].get_attribute("src")  # full size
+    # offline: every resource came from the reports folder
+    schemes = driver.execute_script(
+        "return performance.getEntriesByType('resource').map(e => new URL(e.name).protocol);"
+    )
+    assert set(schemes) <= {"file:"}
+    driver.execute_script("window.scrollTo(0, 0)")
+    SCREENSHOT.parent.mkdir(exist_ok=True)
+    assert driver.save_screenshot(str(SCREENSHOT))
+    assert Image.open(SCREENSHOT).size[0] >= 1000
+

@@ -14,23 +14,23 @@ import functools
 import hashlib
 import io
 import json
-import os
 import re
 import shutil
 import threading
 import time
-import warnings
 from html.parser import HTMLParser
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
+from browser_support import needs_browser
 
 from fmnist_utils import REPO, site
 
 ROOT = Path(__file__).resolve().parents[1]
 SCREENSHOT = ROOT / "reports" / "course_site.png"
+BROWSER_WINDOW = "1300,1000"
 #: Two neighbours: 03's "previous" (02) and 04's "next" (05) are not on this site, so they
 #: must become GitHub links; 03's "next" is 04's page.
 NAMES = ("03_preprocessing", "04_how_cnns_see")
@@ -233,25 +233,6 @@ def test_build_refuses_to_replace_a_folder_that_is_not_a_site(built, tmp_path):
 # --------------------------------------------------------------------------------------------
 
 
-def _installed(name: str) -> str | None:
-    """/usr/bin/NAME (Debian's package), else NAME on the PATH, else None."""
-    for path in (f"/usr/bin/{name}", shutil.which(name)):
-        if path and os.path.exists(path):
-            return path
-    return None
-
-
-CHROMIUM, CHROMEDRIVER = _installed("chromium"), _installed("chromedriver")
-#: .ci/run sets this once it has installed chromium: there, a missing browser fails the test
-#: instead of skipping it, so CI cannot pass without having driven a real browser.
-REQUIRED = os.environ.get("FMNIST_REQUIRE_BROWSER") == "1"
-needs_browser = pytest.mark.skipif(
-    (CHROMIUM is None or CHROMEDRIVER is None) and not REQUIRED,
-    reason="the browser test needs Debian's chromium and chromium-driver "
-    "(apt-get install -y chromium chromium-driver); not installed here",
-)
-
-
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format, *args):  # noqa: A002 - the stdlib's name
         pass
@@ -268,35 +249,6 @@ def site_url(built):
     server.shutdown()
     server.server_close()
     thread.join(timeout=10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    if CHROMIUM is None or CHROMEDRIVER is None:  # only reached when REQUIRED
-        pytest.fail(
-            "FMNIST_REQUIRE_BROWSER=1 but chromium or chromedriver is missing: "
-            "apt-get install -y chromium chromium-driver"
-        )
-    os.environ.setdefault("SE_OFFLINE", "true")  # Selenium Manager: never go online
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from selenium import webdriver
-        from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",  # root in containers and CI
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1300,1000",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(60)
-    yield driver
-    driver.quit()
 
 
 def _wait_for(driver, condition: str, timeout: float = 30):
